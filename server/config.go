@@ -1,0 +1,417 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TLSMode is how a listener offers TLS.
+type TLSMode string
+
+const (
+	TLSNone             TLSMode = "none"              // cleartext only
+	TLSStartTLS         TLSMode = "starttls"          // STARTTLS offered, optional
+	TLSStartTLSRequired TLSMode = "starttls-required" // MAIL and AUTH get 530 before STARTTLS
+	TLSImplicit         TLSMode = "implicit"          // TLS from the first byte (SMTPS)
+)
+
+// AuthMode is how a listener treats SMTP AUTH.
+type AuthMode string
+
+const (
+	AuthOff         AuthMode = "off"         // not advertised, AUTH refused
+	AuthOptional    AuthMode = "optional"    // advertised, any credentials accepted, not needed
+	AuthRequired    AuthMode = "required"    // any credentials accepted, MAIL without AUTH gets 530
+	AuthCredentials AuthMode = "credentials" // only configured user:password pairs; required
+	AuthReject      AuthMode = "reject"      // every attempt gets 535
+)
+
+var (
+	tlsModes  = []TLSMode{TLSNone, TLSStartTLS, TLSStartTLSRequired, TLSImplicit}
+	authModes = []AuthMode{AuthOff, AuthOptional, AuthRequired, AuthCredentials, AuthReject}
+)
+
+// ListenerConfig is one SMTP listener.
+type ListenerConfig struct {
+	Port int
+	TLS  TLSMode
+	Auth AuthMode
+	// CleartextAuth allows AUTH before TLS. Default: true unless TLS is
+	// starttls-required (so 587 answers 530 while 2525 lets a TLS-less
+	// application authenticate).
+	CleartextAuth bool
+}
+
+// Name is the listener's label in logs, transcripts and delivery facts.
+func (l ListenerConfig) Name() string { return "smtp-" + strconv.Itoa(l.Port) }
+
+// String renders the listener in the syntax ParseListener reads.
+func (l ListenerConfig) String() string {
+	s := fmt.Sprintf("%d:%s:%s", l.Port, l.TLS, l.Auth)
+	if l.CleartextAuth != defaultCleartextAuth(l.TLS) {
+		if l.CleartextAuth {
+			s += ":cleartext-auth"
+		} else {
+			s += ":tls-auth-only"
+		}
+	}
+	return s
+}
+
+func defaultCleartextAuth(m TLSMode) bool { return m != TLSStartTLSRequired }
+
+// DefaultListeners mirror how real providers use the ports.
+func DefaultListeners() []ListenerConfig {
+	return []ListenerConfig{
+		{Port: 25, TLS: TLSStartTLS, Auth: AuthOff, CleartextAuth: true},
+		{Port: 587, TLS: TLSStartTLSRequired, Auth: AuthRequired, CleartextAuth: false},
+		{Port: 465, TLS: TLSImplicit, Auth: AuthRequired, CleartextAuth: true},
+		{Port: 2525, TLS: TLSStartTLS, Auth: AuthOptional, CleartextAuth: true},
+	}
+}
+
+// ParseListener reads "PORT:TLS:AUTH[:OPTION]", e.g. "2525:starttls:optional"
+// or "587:starttls-required:credentials". TLS defaults to none and AUTH to
+// off when omitted. OPTION is cleartext-auth or tls-auth-only.
+func ParseListener(spec string) (ListenerConfig, error) {
+	fields := strings.Split(strings.TrimSpace(spec), ":")
+	if len(fields) > 4 {
+		return ListenerConfig{}, fmt.Errorf("listener %q: want PORT:TLS:AUTH[:OPTION]", spec)
+	}
+	port, err := strconv.Atoi(fields[0])
+	if err != nil || port < 0 || port > 65535 {
+		return ListenerConfig{}, fmt.Errorf("listener %q: port %q is not a number from 0 to 65535", spec, fields[0])
+	}
+	l := ListenerConfig{Port: port, TLS: TLSNone, Auth: AuthOff}
+	if len(fields) > 1 {
+		if l.TLS, err = oneOf(TLSMode(strings.ToLower(fields[1])), tlsModes); err != nil {
+			return ListenerConfig{}, fmt.Errorf("listener %q: TLS mode: %w", spec, err)
+		}
+	}
+	if len(fields) > 2 {
+		if l.Auth, err = oneOf(AuthMode(strings.ToLower(fields[2])), authModes); err != nil {
+			return ListenerConfig{}, fmt.Errorf("listener %q: auth mode: %w", spec, err)
+		}
+	}
+	l.CleartextAuth = defaultCleartextAuth(l.TLS)
+	if len(fields) > 3 {
+		switch strings.ToLower(fields[3]) {
+		case "cleartext-auth":
+			l.CleartextAuth = true
+		case "tls-auth-only":
+			l.CleartextAuth = false
+		default:
+			return ListenerConfig{}, fmt.Errorf("listener %q: option %q is not cleartext-auth or tls-auth-only", spec, fields[3])
+		}
+	}
+	return l, nil
+}
+
+func oneOf[T ~string](v T, allowed []T) (T, error) {
+	for _, a := range allowed {
+		if v == a {
+			return v, nil
+		}
+	}
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	return "", fmt.Errorf("%q is not one of %s", v, strings.Join(names, ", "))
+}
+
+// ParseListeners reads a comma- or space-separated list of listener specs.
+// "none" (or an empty list) means no SMTP listener at all.
+func ParseListeners(list string) ([]ListenerConfig, error) {
+	list = strings.TrimSpace(list)
+	if list == "" || strings.EqualFold(list, "none") {
+		return []ListenerConfig{}, nil
+	}
+	var out []ListenerConfig
+	seen := map[int]bool{}
+	for _, spec := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+		l, err := ParseListener(spec)
+		if err != nil {
+			return nil, err
+		}
+		if l.Port != 0 && seen[l.Port] {
+			return nil, fmt.Errorf("listener %q: port %d is listed twice", spec, l.Port)
+		}
+		seen[l.Port] = true
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// ParseCredentials reads "user:password[,user:password...]".
+func ParseCredentials(list string) (map[string]string, error) {
+	creds := map[string]string{}
+	for _, pair := range strings.Split(list, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		user, pass, ok := strings.Cut(pair, ":")
+		if !ok || user == "" {
+			return nil, fmt.Errorf("credential %q: want user:password", pair)
+		}
+		creds[user] = pass
+	}
+	return creds, nil
+}
+
+// Config is everything mailsink can be told. Zero values are not defaults:
+// start from DefaultConfig.
+type Config struct {
+	Bind      string // address every listener binds, e.g. 127.0.0.1 or 0.0.0.0
+	HTTPPort  int    // web UI and API
+	Hostname  string // SMTP greeting and certificate name
+	Listeners []ListenerConfig
+	// ListenersChosen records that the user picked the listeners; only the
+	// defaults fall back to port+1000 when a privileged port is refused.
+	ListenersChosen bool
+
+	Credentials    map[string]string // for auth mode "credentials"
+	TLSCert        string            // PEM file; empty: generate a self-signed one
+	TLSKey         string
+	MaxMessageSize int64 // per message, advertised as SIZE; 552 beyond
+	MaxMessages    int   // store limit, oldest evicted first
+	MaxStoreBytes  int64 // store limit on raw bytes, oldest evicted first
+	MaxRecipients  int
+	MaxConnections int           // concurrent SMTP connections over all listeners; 421 beyond
+	SMTPTimeout    time.Duration // idle time per SMTP command before 421
+	AllowedOrigins []string      // extra Origins allowed on the WebSocket and API writes
+	SMTPDebug      bool          // log full SMTP conversations (includes secrets and bodies)
+}
+
+// DefaultConfig is what mailsink runs with when told nothing.
+func DefaultConfig() Config {
+	return Config{
+		Bind:           "127.0.0.1",
+		HTTPPort:       8025,
+		Hostname:       "mailsink.localhost",
+		Listeners:      DefaultListeners(),
+		Credentials:    map[string]string{},
+		MaxMessageSize: 25 << 20,
+		MaxMessages:    10000,
+		MaxStoreBytes:  512 << 20,
+		MaxRecipients:  1000,
+		MaxConnections: 1000,
+		SMTPTimeout:    60 * time.Second,
+	}
+}
+
+// setting is one configuration variable: its flag, its environment
+// variable, its help, and how it is applied. The table is the single source
+// for --help, the README's reference and the loader.
+type setting struct {
+	flag, env, help string
+	set             func(c *Config, v string) error
+	get             func(c Config) string
+}
+
+// Settings lists every setting; see LoadConfig.
+func settings() []setting {
+	return []setting{
+		{"bind", "MAILSINK_BIND", "address every port binds (0.0.0.0 for all interfaces)",
+			func(c *Config, v string) error {
+				if net.ParseIP(strings.Trim(v, "[]")) == nil && v != "localhost" {
+					return fmt.Errorf("%q is not an IP address", v)
+				}
+				c.Bind = strings.Trim(v, "[]")
+				return nil
+			}, func(c Config) string { return c.Bind }},
+		{"http", "MAILSINK_HTTP_PORT", "web inbox and API port",
+			func(c *Config, v string) error { return parsePort(v, &c.HTTPPort) },
+			func(c Config) string { return strconv.Itoa(c.HTTPPort) }},
+		{"smtp", "MAILSINK_SMTP", "SMTP listeners, comma-separated PORT:TLS:AUTH[:OPTION]; \"none\" for none",
+			func(c *Config, v string) error {
+				l, err := ParseListeners(v)
+				if err != nil {
+					return err
+				}
+				c.Listeners, c.ListenersChosen = l, true
+				return nil
+			}, func(c Config) string { return listenersString(c.Listeners) }},
+		{"hostname", "MAILSINK_HOSTNAME", "name in the SMTP greeting and the generated certificate",
+			func(c *Config, v string) error {
+				if strings.TrimSpace(v) == "" || strings.ContainsAny(v, " \t\r\n") {
+					return fmt.Errorf("%q is not a host name", v)
+				}
+				c.Hostname = v
+				return nil
+			}, func(c Config) string { return c.Hostname }},
+		{"credentials", "MAILSINK_CREDENTIALS", "user:password pairs for auth mode credentials, comma-separated",
+			func(c *Config, v string) (err error) { c.Credentials, err = ParseCredentials(v); return err },
+			func(c Config) string { return "" }},
+		{"tls-cert", "MAILSINK_TLS_CERT", "PEM certificate file (default: self-signed, generated at start)",
+			func(c *Config, v string) error { c.TLSCert = v; return nil }, func(c Config) string { return c.TLSCert }},
+		{"tls-key", "MAILSINK_TLS_KEY", "PEM private key file for --tls-cert",
+			func(c *Config, v string) error { c.TLSKey = v; return nil }, func(c Config) string { return c.TLSKey }},
+		{"max-message-size", "MAILSINK_MAX_MESSAGE_SIZE", "largest message accepted, bytes (suffixes K, M, G); 552 beyond",
+			func(c *Config, v string) error { return parseSize(v, &c.MaxMessageSize) },
+			func(c Config) string { return strconv.FormatInt(c.MaxMessageSize, 10) }},
+		{"max-messages", "MAILSINK_MAX_MESSAGES", "messages kept; the oldest are evicted beyond (0: unlimited)",
+			func(c *Config, v string) error { return parseCount(v, &c.MaxMessages) },
+			func(c Config) string { return strconv.Itoa(c.MaxMessages) }},
+		{"max-store-size", "MAILSINK_MAX_STORE_SIZE", "raw bytes kept over all messages (suffixes K, M, G); oldest evicted beyond (0: unlimited)",
+			func(c *Config, v string) error { return parseSize(v, &c.MaxStoreBytes) },
+			func(c Config) string { return strconv.FormatInt(c.MaxStoreBytes, 10) }},
+		{"max-recipients", "MAILSINK_MAX_RECIPIENTS", "RCPT TO per message; 452 beyond (0: unlimited)",
+			func(c *Config, v string) error { return parseCount(v, &c.MaxRecipients) },
+			func(c Config) string { return strconv.Itoa(c.MaxRecipients) }},
+		{"max-connections", "MAILSINK_MAX_CONNECTIONS", "concurrent SMTP connections; 421 beyond (0: unlimited)",
+			func(c *Config, v string) error { return parseCount(v, &c.MaxConnections) },
+			func(c Config) string { return strconv.Itoa(c.MaxConnections) }},
+		{"smtp-timeout", "MAILSINK_SMTP_TIMEOUT", "idle time allowed per SMTP command, e.g. 30s",
+			func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d <= 0 {
+					return fmt.Errorf("%q is not a positive duration such as 30s", v)
+				}
+				c.SMTPTimeout = d
+				return nil
+			}, func(c Config) string { return c.SMTPTimeout.String() }},
+		{"allowed-origins", "MAILSINK_ALLOWED_ORIGINS", "extra browser origins allowed to use the WebSocket and API, comma-separated (\"*\": any)",
+			func(c *Config, v string) error {
+				c.AllowedOrigins = nil
+				for _, o := range strings.Split(v, ",") {
+					if o = strings.TrimSpace(o); o != "" {
+						c.AllowedOrigins = append(c.AllowedOrigins, o)
+					}
+				}
+				return nil
+			}, func(c Config) string { return strings.Join(c.AllowedOrigins, ",") }},
+		{"smtp-debug", "MAILSINK_SMTP_DEBUG", "log every SMTP line, secrets and bodies included (true/false)",
+			func(c *Config, v string) (err error) { c.SMTPDebug, err = strconv.ParseBool(v); return err },
+			func(c Config) string { return strconv.FormatBool(c.SMTPDebug) }},
+	}
+}
+
+func listenersString(ls []ListenerConfig) string {
+	if len(ls) == 0 {
+		return "none"
+	}
+	s := make([]string, len(ls))
+	for i, l := range ls {
+		s[i] = l.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func parsePort(v string, dst *int) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q is not a port number from 0 to 65535", v)
+	}
+	*dst = n
+	return nil
+}
+
+func parseCount(v string, dst *int) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a whole number >= 0", v)
+	}
+	*dst = n
+	return nil
+}
+
+// ParseSize reads a byte count with an optional K, M or G suffix (powers of 1024).
+func ParseSize(v string) (int64, error) {
+	s := strings.ToUpper(strings.TrimSpace(v))
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "B"), "I")
+	mult := int64(1)
+	if s != "" {
+		switch s[len(s)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			s = s[:len(s)-1]
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size such as 25M", v)
+	}
+	return n * mult, nil
+}
+
+func parseSize(v string, dst *int64) error {
+	n, err := ParseSize(v)
+	if err != nil {
+		return err
+	}
+	*dst = n
+	return nil
+}
+
+// ErrHelp is returned by LoadConfig for -h/--help after printing usage.
+var ErrHelp = flag.ErrHelp
+
+// LoadConfig builds the configuration from defaults, then MAILSINK_*
+// variables (through getenv), then command-line flags, which win. Usage goes
+// to out on --help or a flag error.
+func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	c := DefaultConfig()
+	for _, s := range settings() {
+		if v := getenv(s.env); v != "" {
+			if err := s.set(&c, v); err != nil {
+				return c, fmt.Errorf("%s: %w", s.env, err)
+			}
+		}
+	}
+	fs := flag.NewFlagSet("mailsink", flag.ContinueOnError)
+	fs.SetOutput(out)
+	for _, s := range settings() {
+		fs.Func(s.flag, s.help+" (env "+s.env+")", func(v string) error { return s.set(&c, v) })
+	}
+	fs.Usage = func() { Usage(out) }
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	return c, c.Validate()
+}
+
+// Validate checks settings that depend on each other.
+func (c Config) Validate() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("MAILSINK_TLS_CERT and MAILSINK_TLS_KEY must be given together")
+	}
+	for _, l := range c.Listeners {
+		if l.Auth == AuthCredentials && len(c.Credentials) == 0 {
+			return fmt.Errorf("MAILSINK_SMTP: listener %s uses auth mode credentials but MAILSINK_CREDENTIALS is empty", l)
+		}
+		if l.Port != 0 && l.Port == c.HTTPPort {
+			return fmt.Errorf("MAILSINK_SMTP: listener %s uses the HTTP port %d", l, c.HTTPPort)
+		}
+	}
+	return nil
+}
+
+// Usage prints every setting with its flag, variable and default.
+func Usage(out io.Writer) {
+	fmt.Fprintf(out, "Usage: mailsink [flags]\n       mailsink healthcheck\n\nEvery flag can also be set by its environment variable; flags win.\n\n")
+	def := DefaultConfig()
+	for _, s := range settings() {
+		d := s.get(def)
+		if d != "" {
+			d = " (default " + d + ")"
+		}
+		fmt.Fprintf(out, "  --%s, %s\n        %s%s\n", s.flag, s.env, s.help, d)
+	}
+	fmt.Fprintf(out, "\nListener syntax: PORT:TLS:AUTH[:OPTION]\n  TLS:    none, starttls, starttls-required, implicit\n  AUTH:   off, optional, required, credentials, reject\n  OPTION: cleartext-auth, tls-auth-only\n")
+}

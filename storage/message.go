@@ -1,0 +1,78 @@
+package storage
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrNotFound is returned for an ID the store does not hold (never stored,
+// deleted or evicted).
+var ErrNotFound = errors.New("message not found")
+
+// ErrTooLarge is returned by Add for a message bigger than the store's
+// total byte limit: storing it would evict everything and still not fit.
+var ErrTooLarge = errors.New("message larger than the store's byte limit")
+
+// Address is a parsed mailbox, with its display name decoded to UTF-8.
+// Field names match net/mail.Address so it encodes as Mailpit's clients expect.
+type Address struct {
+	Name    string
+	Address string
+}
+
+// Envelope is what the SMTP client said, as opposed to what the headers
+// claim: Bcc recipients exist only here.
+type Envelope struct {
+	From string   // MAIL FROM reverse-path, "" for the null sender
+	To   []string // every accepted RCPT TO, in order
+}
+
+// Delivery records how a message reached mailsink.
+type Delivery struct {
+	Listener      string    // listener name, e.g. "smtp-587"
+	Port          int       // listener port the client connected to
+	ClientAddr    string    // remote address, host:port
+	Helo          string    // HELO/EHLO name the client gave
+	TLS           bool      // whether the session was encrypted at DATA
+	TLSVersion    string    // e.g. "TLS 1.3"
+	TLSCipher     string    // e.g. "TLS_AES_128_GCM_SHA256"
+	AuthMechanism string    // e.g. "PLAIN"; empty without AUTH
+	AuthUser      string    // authenticated identity; the password is never kept
+	SessionID     string    // SMTP session transcript ID, if any
+	Received      time.Time // when DATA completed
+}
+
+// Message is one captured message. Raw, Envelope and Delivery never change
+// after Add; Read is guarded by the store.
+type Message struct {
+	ID       string
+	Raw      []byte
+	Envelope Envelope
+	Delivery Delivery
+	Header   HeaderSummary
+
+	seq  uint64      // arrival order, strictly increasing
+	read atomic.Bool // written only under the store lock, read anywhere
+
+	detailsOnce sync.Once
+	details     Details
+}
+
+// Size is the raw message size in bytes.
+func (m *Message) Size() int { return len(m.Raw) }
+
+// Details returns the facts that need a full MIME parse (attachment counts,
+// snippet). They are computed once, on first use, so capture stays cheap.
+func (m *Message) Details() Details {
+	m.detailsOnce.Do(func() { m.details = detailsOf(m.Raw) })
+	return m.details
+}
+
+// Parse returns the full parsed view of the message. It parses the raw bytes
+// each time: the store keeps raw bytes only, to stay small.
+func (m *Message) Parse() *Parsed { return Parse(m.Raw) }
+
+// Read reports whether the message has been marked read.
+func (m *Message) Read() bool { return m.read.Load() }

@@ -1,0 +1,244 @@
+package storage
+
+import (
+	"bufio"
+	"bytes"
+	"net/mail"
+	"net/textproto"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jhillyerd/enmime/v2"
+)
+
+// HeaderSummary holds the header facts that lists and searches need. It is
+// built at capture from the header block alone, which is cheap.
+type HeaderSummary struct {
+	MessageID   string
+	Subject     string
+	From        *Address
+	To          []Address
+	Cc          []Address
+	Bcc         []Address
+	ReplyTo     []Address
+	ReturnPath  string
+	Date        time.Time // zero when absent or unparsable
+	ContentType string
+}
+
+// Details are the facts that need the whole MIME tree.
+type Details struct {
+	Attachments int    // parts with an attachment disposition
+	Inline      int    // inline parts and other non-text parts with a name or Content-ID
+	Snippet     string // start of the text body, whitespace collapsed, at most 250 runes
+}
+
+// Attachment describes one non-body part.
+type Attachment struct {
+	PartID      string
+	FileName    string
+	ContentType string
+	ContentID   string
+	Disposition string
+	Size        int
+	Content     []byte `json:"-"`
+}
+
+// Parsed is the full view of a message, built by enmime. A message enmime
+// cannot make sense of still yields a Parsed: the headers it could read, the
+// body as text, and the parse errors.
+type Parsed struct {
+	Header      textproto.MIMEHeader // raw (undecoded) header values
+	Text        string
+	HTML        string
+	Attachments []Attachment
+	Inline      []Attachment
+	Errors      []string
+}
+
+// headerEnd returns the offset of the blank line ending the header block and
+// the offset of the body, tolerating bare LF line endings.
+func headerEnd(raw []byte) (int, int) {
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		if j := bytes.Index(raw, []byte("\n\n")); j >= 0 && j < i {
+			return j + 1, j + 2
+		}
+		return i + 2, i + 4
+	}
+	if j := bytes.Index(raw, []byte("\n\n")); j >= 0 {
+		return j + 1, j + 2
+	}
+	return len(raw), len(raw)
+}
+
+// ReadHeader parses the header block of raw, keeping whatever it could read
+// before a malformed line.
+func ReadHeader(raw []byte) textproto.MIMEHeader {
+	end, _ := headerEnd(raw)
+	block := make([]byte, 0, end+2)
+	block = append(block, raw[:end]...)
+	block = append(block, "\r\n"...)
+	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(block))).ReadMIMEHeader()
+	if h == nil {
+		h = textproto.MIMEHeader{}
+	}
+	_ = err // a malformed line ends the header; what came before is kept
+	return h
+}
+
+// summarize builds the HeaderSummary of a raw message.
+func summarize(raw []byte) HeaderSummary {
+	h := ReadHeader(raw)
+	s := HeaderSummary{
+		MessageID:   strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>"),
+		Subject:     decodeHeader(h.Get("Subject")),
+		To:          addressList(h.Get("To")),
+		Cc:          addressList(h.Get("Cc")),
+		Bcc:         addressList(h.Get("Bcc")),
+		ReplyTo:     addressList(h.Get("Reply-To")),
+		ReturnPath:  strings.Trim(strings.TrimSpace(h.Get("Return-Path")), "<>"),
+		ContentType: h.Get("Content-Type"),
+	}
+	if from := addressList(h.Get("From")); len(from) > 0 {
+		s.From = &from[0]
+	}
+	if d := h.Get("Date"); d != "" {
+		if t, err := mail.ParseDate(d); err == nil {
+			s.Date = t
+		}
+	}
+	return s
+}
+
+// decodeHeader decodes RFC 2047 words and makes the result valid UTF-8, so
+// 8-bit headers in an unknown charset cannot break JSON output.
+func decodeHeader(v string) string {
+	return strings.ToValidUTF8(enmime.DecodeRFC2047(strings.TrimSpace(v)), "\uFFFD")
+}
+
+func addressList(v string) []Address {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	list, err := enmime.ParseAddressList(v)
+	if err != nil || len(list) == 0 {
+		// Unparsable: keep the text so it is still visible and searchable.
+		return []Address{{Address: decodeHeader(v)}}
+	}
+	out := make([]Address, 0, len(list))
+	for _, a := range list {
+		out = append(out, Address{
+			Name:    strings.ToValidUTF8(a.Name, "\uFFFD"),
+			Address: strings.ToValidUTF8(a.Address, "\uFFFD"),
+		})
+	}
+	return out
+}
+
+var parser = enmime.NewParser(
+	enmime.SkipMalformedParts(false),
+	enmime.MultipartWOBoundaryAsSinglePart(true),
+	enmime.SetReadPartErrorPolicy(enmime.AllowCorruptTextPartErrorPolicy),
+)
+
+// Parse builds the full view of a raw message. It never fails: malformed
+// MIME is reported in Errors and the rest is shown as well as it can be.
+func Parse(raw []byte) *Parsed {
+	p := &Parsed{Header: ReadHeader(raw)}
+	env, err := parser.ReadEnvelope(bytes.NewReader(raw))
+	if err != nil {
+		// enmime gave up: show the body as text so nothing is hidden.
+		_, body := headerEnd(raw)
+		p.Text = strings.ToValidUTF8(string(raw[body:]), "\uFFFD")
+		p.Errors = append(p.Errors, err.Error())
+		return p
+	}
+	p.Text = strings.ToValidUTF8(env.Text, "\uFFFD")
+	p.HTML = strings.ToValidUTF8(env.HTML, "\uFFFD")
+	for _, e := range env.Errors {
+		p.Errors = append(p.Errors, e.Error())
+	}
+	for _, part := range env.Attachments {
+		p.Attachments = append(p.Attachments, attachmentOf(part))
+	}
+	for _, part := range env.Inlines {
+		p.Inline = append(p.Inline, attachmentOf(part))
+	}
+	for _, part := range env.OtherParts {
+		if part.FileName != "" || part.ContentID != "" {
+			p.Inline = append(p.Inline, attachmentOf(part))
+		}
+	}
+	return p
+}
+
+func attachmentOf(part *enmime.Part) Attachment {
+	name := part.FileName
+	if name == "" {
+		name = part.ContentID
+	}
+	return Attachment{
+		PartID:      part.PartID,
+		FileName:    strings.ToValidUTF8(name, "\uFFFD"),
+		ContentType: part.ContentType,
+		ContentID:   part.ContentID,
+		Disposition: part.Disposition,
+		Size:        len(part.Content),
+		Content:     part.Content,
+	}
+}
+
+// Part returns the attachment or inline part with the given PartID.
+func (p *Parsed) Part(id string) (Attachment, bool) {
+	for _, list := range [][]Attachment{p.Attachments, p.Inline} {
+		for _, a := range list {
+			if a.PartID == id {
+				return a, true
+			}
+		}
+	}
+	return Attachment{}, false
+}
+
+func detailsOf(raw []byte) Details {
+	p := Parse(raw)
+	text := p.Text
+	if strings.TrimSpace(text) == "" && p.HTML != "" {
+		text = stripTags(p.HTML)
+	}
+	return Details{
+		Attachments: len(p.Attachments),
+		Inline:      len(p.Inline),
+		Snippet:     snippet(text, 250),
+	}
+}
+
+func snippet(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max])
+}
+
+// stripTags is a rough HTML-to-text for snippets and search, not for display.
+func stripTags(html string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range html {
+		switch {
+		case r == '<':
+			in = true
+		case r == '>':
+			in = false
+			b.WriteByte(' ')
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func lower(s string) string { return strings.ToLower(s) }

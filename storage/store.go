@@ -1,0 +1,249 @@
+package storage
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Limits bound what the store keeps. When a new message would exceed either
+// limit, the oldest messages are evicted first. Zero means unlimited.
+type Limits struct {
+	MaxMessages int
+	MaxBytes    int64
+}
+
+// Stats are the store's counters.
+type Stats struct {
+	Total    int    // messages held
+	Unread   int    // messages held and not marked read
+	Bytes    int64  // raw bytes held
+	Accepted uint64 // messages ever added
+	Deleted  uint64 // messages removed by a delete call
+	Evicted  uint64 // messages removed to respect Limits
+}
+
+// Store is an in-memory, concurrency-safe message store, oldest first.
+// The zero value is not usable; call New.
+type Store struct {
+	limits Limits
+	now    func() time.Time
+
+	mu     sync.RWMutex
+	msgs   []*Message // arrival order; deletions compact it
+	byID   map[string]*Message
+	bytes  int64
+	unread int
+	seq    uint64
+	stats  Stats
+
+	hub hub
+}
+
+// New returns an empty store with the given limits.
+func New(limits Limits) *Store {
+	return &Store{limits: limits, now: time.Now, byID: map[string]*Message{}}
+}
+
+// Limits returns the limits the store enforces.
+func (s *Store) Limits() Limits { return s.limits }
+
+// newID returns a 22-character URL-safe random ID, like Mailpit's.
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("storage: reading random ID: %v", err)) // crypto/rand never fails on Linux
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Add stores a message and returns it. raw is kept as is (the caller must not
+// modify it afterwards). Older messages are evicted to respect the limits.
+func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
+	if s.limits.MaxBytes > 0 && int64(len(raw)) > s.limits.MaxBytes {
+		return nil, fmt.Errorf("adding a %d-byte message: %w", len(raw), ErrTooLarge)
+	}
+	if d.Received.IsZero() {
+		d.Received = s.now()
+	}
+	m := &Message{ID: newID(), Raw: raw, Envelope: env, Delivery: d, Header: summarize(raw)}
+
+	s.mu.Lock()
+	s.seq++
+	m.seq = s.seq
+	var evicted []string
+	for len(s.msgs) > 0 && s.overLimit(len(raw)) {
+		old := s.msgs[0]
+		s.msgs[0] = nil
+		s.msgs = s.msgs[1:]
+		s.forget(old)
+		s.stats.Evicted++
+		evicted = append(evicted, old.ID)
+	}
+	s.msgs = append(s.msgs, m)
+	s.byID[m.ID] = m
+	s.bytes += int64(len(raw))
+	s.unread++
+	s.stats.Accepted++
+	// Publish under the lock so subscribers see events in store order.
+	if len(evicted) > 0 {
+		s.hub.publish(Event{Type: EventEvict, IDs: evicted})
+	}
+	s.hub.publish(Event{Type: EventNew, Message: m})
+	s.mu.Unlock()
+	return m, nil
+}
+
+func (s *Store) overLimit(incoming int) bool {
+	if s.limits.MaxMessages > 0 && len(s.msgs)+1 > s.limits.MaxMessages {
+		return true
+	}
+	return s.limits.MaxBytes > 0 && s.bytes+int64(incoming) > s.limits.MaxBytes
+}
+
+// forget drops m from the index and counters; the caller removes it from msgs.
+func (s *Store) forget(m *Message) {
+	delete(s.byID, m.ID)
+	s.bytes -= int64(len(m.Raw))
+	if !m.read.Load() {
+		s.unread--
+	}
+}
+
+// Get returns the message with the given ID.
+func (s *Store) Get(id string) (*Message, error) {
+	s.mu.RLock()
+	m, ok := s.byID[id]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("getting message %q: %w", id, ErrNotFound)
+	}
+	return m, nil
+}
+
+// Filter selects messages; nil selects all.
+type Filter func(*Message) bool
+
+// Latest returns the newest message that f selects.
+func (s *Store) Latest(f Filter) (*Message, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := len(s.msgs) - 1; i >= 0; i-- {
+		if f == nil || f(s.msgs[i]) {
+			return s.msgs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("getting latest message: %w", ErrNotFound)
+}
+
+// Page is one page of a listing, newest first.
+type Page struct {
+	Messages []*Message // the page, newest first
+	Matched  int        // messages the filter selected, over all pages
+	Unread   int        // unread among Matched
+}
+
+// List returns messages that f selects, newest first, skipping start and
+// returning at most limit (limit <= 0: no limit).
+func (s *Store) List(f Filter, start, limit int) Page {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var p Page
+	if f == nil {
+		p.Matched, p.Unread = len(s.msgs), s.unread
+		hi := len(s.msgs) - start
+		lo := 0
+		if limit > 0 {
+			lo = hi - limit
+		}
+		for i := hi - 1; i >= max(lo, 0); i-- {
+			p.Messages = append(p.Messages, s.msgs[i])
+		}
+		return p
+	}
+	for i := len(s.msgs) - 1; i >= 0; i-- {
+		m := s.msgs[i]
+		if !f(m) {
+			continue
+		}
+		if p.Matched >= start && (limit <= 0 || len(p.Messages) < limit) {
+			p.Messages = append(p.Messages, m)
+		}
+		p.Matched++
+		if !m.read.Load() {
+			p.Unread++
+		}
+	}
+	return p
+}
+
+// Delete removes the messages with the given IDs and returns the IDs it
+// removed; unknown IDs are ignored.
+func (s *Store) Delete(ids ...string) []string {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	return s.DeleteMatching(func(m *Message) bool { return want[m.ID] })
+}
+
+// DeleteMatching removes the messages f selects (nil: all) and returns their IDs.
+func (s *Store) DeleteMatching(f Filter) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var gone []string
+	kept := s.msgs[:0]
+	for _, m := range s.msgs {
+		if f == nil || f(m) {
+			s.forget(m)
+			gone = append(gone, m.ID)
+			continue
+		}
+		kept = append(kept, m)
+	}
+	clear(s.msgs[len(kept):])
+	s.msgs = kept
+	s.stats.Deleted += uint64(len(gone))
+	switch {
+	case len(gone) == 0:
+	case f == nil:
+		s.hub.publish(Event{Type: EventTruncate, IDs: gone})
+	default:
+		s.hub.publish(Event{Type: EventDelete, IDs: gone})
+	}
+	return gone
+}
+
+// SetRead marks the messages f selects (nil: all) read or unread and returns
+// the IDs whose flag changed.
+func (s *Store) SetRead(f Filter, read bool) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var changed []string
+	for _, m := range s.msgs {
+		if (f == nil || f(m)) && m.read.Load() != read {
+			m.read.Store(read)
+			if read {
+				s.unread--
+			} else {
+				s.unread++
+			}
+			changed = append(changed, m.ID)
+		}
+	}
+	if len(changed) > 0 {
+		s.hub.publish(Event{Type: EventUpdate, IDs: changed, Read: read})
+	}
+	return changed
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := s.stats
+	st.Total, st.Unread, st.Bytes = len(s.msgs), s.unread, s.bytes
+	return st
+}
