@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/mailsink/mailsink/server/smtpd"
 	"io"
 	"net"
 	"strconv"
@@ -11,60 +12,30 @@ import (
 	"time"
 )
 
-// TLSMode is how a listener offers TLS.
-type TLSMode string
-
-const (
-	TLSNone             TLSMode = "none"              // cleartext only
-	TLSStartTLS         TLSMode = "starttls"          // STARTTLS offered, optional
-	TLSStartTLSRequired TLSMode = "starttls-required" // MAIL and AUTH get 530 before STARTTLS
-	TLSImplicit         TLSMode = "implicit"          // TLS from the first byte (SMTPS)
+// The listener types live in smtpd, which serves them; these aliases keep
+// configuration code readable.
+type (
+	TLSMode        = smtpd.TLSMode
+	AuthMode       = smtpd.AuthMode
+	ListenerConfig = smtpd.ListenerConfig
 )
 
-// AuthMode is how a listener treats SMTP AUTH.
-type AuthMode string
-
 const (
-	AuthOff         AuthMode = "off"         // not advertised, AUTH refused
-	AuthOptional    AuthMode = "optional"    // advertised, any credentials accepted, not needed
-	AuthRequired    AuthMode = "required"    // any credentials accepted, MAIL without AUTH gets 530
-	AuthCredentials AuthMode = "credentials" // only configured user:password pairs; required
-	AuthReject      AuthMode = "reject"      // every attempt gets 535
+	TLSNone             = smtpd.TLSNone
+	TLSStartTLS         = smtpd.TLSStartTLS
+	TLSStartTLSRequired = smtpd.TLSStartTLSRequired
+	TLSImplicit         = smtpd.TLSImplicit
+	AuthOff             = smtpd.AuthOff
+	AuthOptional        = smtpd.AuthOptional
+	AuthRequired        = smtpd.AuthRequired
+	AuthCredentials     = smtpd.AuthCredentials
+	AuthReject          = smtpd.AuthReject
 )
 
 var (
 	tlsModes  = []TLSMode{TLSNone, TLSStartTLS, TLSStartTLSRequired, TLSImplicit}
 	authModes = []AuthMode{AuthOff, AuthOptional, AuthRequired, AuthCredentials, AuthReject}
 )
-
-// ListenerConfig is one SMTP listener.
-type ListenerConfig struct {
-	Port int
-	TLS  TLSMode
-	Auth AuthMode
-	// CleartextAuth allows AUTH before TLS. Default: true unless TLS is
-	// starttls-required (so 587 answers 530 while 2525 lets a TLS-less
-	// application authenticate).
-	CleartextAuth bool
-}
-
-// Name is the listener's label in logs, transcripts and delivery facts.
-func (l ListenerConfig) Name() string { return "smtp-" + strconv.Itoa(l.Port) }
-
-// String renders the listener in the syntax ParseListener reads.
-func (l ListenerConfig) String() string {
-	s := fmt.Sprintf("%d:%s:%s", l.Port, l.TLS, l.Auth)
-	if l.CleartextAuth != defaultCleartextAuth(l.TLS) {
-		if l.CleartextAuth {
-			s += ":cleartext-auth"
-		} else {
-			s += ":tls-auth-only"
-		}
-	}
-	return s
-}
-
-func defaultCleartextAuth(m TLSMode) bool { return m != TLSStartTLSRequired }
 
 // DefaultListeners mirror how real providers use the ports.
 func DefaultListeners() []ListenerConfig {
@@ -99,7 +70,7 @@ func ParseListener(spec string) (ListenerConfig, error) {
 			return ListenerConfig{}, fmt.Errorf("listener %q: auth mode: %w", spec, err)
 		}
 	}
-	l.CleartextAuth = defaultCleartextAuth(l.TLS)
+	l.CleartextAuth = smtpd.DefaultCleartextAuth(l.TLS)
 	if len(fields) > 3 {
 		switch strings.ToLower(fields[3]) {
 		case "cleartext-auth":
@@ -414,4 +385,13 @@ func Usage(out io.Writer) {
 		fmt.Fprintf(out, "  --%s, %s\n        %s%s\n", s.flag, s.env, s.help, d)
 	}
 	fmt.Fprintf(out, "\nListener syntax: PORT:TLS:AUTH[:OPTION]\n  TLS:    none, starttls, starttls-required, implicit\n  AUTH:   off, optional, required, credentials, reject\n  OPTION: cleartext-auth, tls-auth-only\n")
+}
+
+// EnvVars lists every MAILSINK_* variable mailsink reads.
+func EnvVars() []string {
+	var out []string
+	for _, s := range settings() {
+		out = append(out, s.env)
+	}
+	return out
 }

@@ -17,12 +17,13 @@ type Limits struct {
 
 // Stats are the store's counters.
 type Stats struct {
-	Total    int    // messages held
-	Unread   int    // messages held and not marked read
-	Bytes    int64  // raw bytes held
-	Accepted uint64 // messages ever added
-	Deleted  uint64 // messages removed by a delete call
-	Evicted  uint64 // messages removed to respect Limits
+	Total         int    // messages held
+	Unread        int    // messages held and not marked read
+	Bytes         int64  // raw bytes held
+	Accepted      uint64 // messages ever added
+	AcceptedBytes int64  // raw bytes ever added
+	Deleted       uint64 // messages removed by a delete call
+	Evicted       uint64 // messages removed to respect Limits
 }
 
 // Store is an in-memory, concurrency-safe message store, oldest first.
@@ -87,6 +88,7 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	s.bytes += int64(len(raw))
 	s.unread++
 	s.stats.Accepted++
+	s.stats.AcceptedBytes += int64(len(raw))
 	// Publish under the lock so subscribers see events in store order.
 	if len(evicted) > 0 {
 		s.hub.publish(Event{Type: EventEvict, IDs: evicted})

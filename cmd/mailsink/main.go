@@ -1,0 +1,101 @@
+// Command mailsink runs the SMTP test sink: it reads configuration from
+// flags and MAILSINK_* variables and hands it to package server.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/mailsink/mailsink/server"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(getenv, stderr)
+	}
+	cfg, err := server.LoadConfig(args, getenv, stderr)
+	if errors.Is(err, server.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "mailsink:", err)
+		return 2
+	}
+	level := slog.LevelInfo
+	if cfg.SMTPDebug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := server.New(cfg, nil, log)
+	if err := srv.Start(ctx); err != nil {
+		fmt.Fprintln(stderr, "mailsink:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "mailsink %s\n", server.Version)
+	for _, line := range srv.Banner() {
+		fmt.Fprintln(stdout, "  "+line)
+	}
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-srv.Err():
+		fmt.Fprintln(stderr, "mailsink:", err)
+		code = 1
+	}
+	stop()
+	log.Info("shutting down; sessions in progress get 10s to finish")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	return code
+}
+
+// healthcheck asks the local API whether it is alive: the container image
+// has no curl.
+func healthcheck(getenv func(string) string, stderr io.Writer) int {
+	port := server.DefaultConfig().HTTPPort
+	if v := getenv("MAILSINK_HTTP_PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			fmt.Fprintf(stderr, "healthcheck: MAILSINK_HTTP_PORT %q is not a port\n", v)
+			return 1
+		}
+		port = p
+	}
+	host := "127.0.0.1"
+	if b := getenv("MAILSINK_BIND"); b != "" && b != "0.0.0.0" && b != "::" {
+		host = b // bound to one address only: ask there
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/livez"
+	resp, err := client.Get(url)
+	if err != nil {
+		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "healthcheck: %s answered %s\n", url, resp.Status)
+		return 1
+	}
+	return 0
+}

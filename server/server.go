@@ -1,0 +1,241 @@
+// Package server assembles mailsink: it binds every SMTP listener and the
+// HTTP port, wires them to one store, and shuts them down together.
+//
+// Subpackages own the parts: smtpd (SMTP), api (JSON API), client (Go
+// client of the API), sinktest (in-process sink for Go tests). The web
+// inbox lives in the top-level webui package.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mailsink/mailsink/server/api"
+	"github.com/mailsink/mailsink/server/smtpd"
+	"github.com/mailsink/mailsink/storage"
+	"github.com/mailsink/mailsink/webui"
+)
+
+// Version is reported by the API; main may override it at link time.
+const Version = "0.1.0"
+
+// Server is a running mailsink: SMTP listeners, the API and the inbox.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store *storage.Store
+
+	listeners []*smtpd.Listener
+	httpLn    net.Listener
+	http      *http.Server
+	ui        *webui.Handler
+	certPEM   []byte
+	notes     []string // things the user should know, e.g. port fallbacks
+
+	wg      sync.WaitGroup
+	errOnce sync.Once
+	errc    chan error
+}
+
+// New prepares a server; nothing is bound until Start. store may be nil for
+// a fresh one sized by cfg.
+func New(cfg Config, store *storage.Store, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if store == nil {
+		store = storage.New(storage.Limits{MaxMessages: cfg.MaxMessages, MaxBytes: cfg.MaxStoreBytes})
+	}
+	return &Server{cfg: cfg, log: log, store: store, errc: make(chan error, 1)}
+}
+
+// Store is the server's message store.
+func (s *Server) Store() *storage.Store { return s.store }
+
+// Start binds every port synchronously (a busy port is an error here) and
+// then serves in the background. On error nothing stays bound.
+func (s *Server) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	cert, certPEM, err := certificate(s.cfg)
+	if err != nil {
+		return err
+	}
+	s.certPEM = certPEM
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+
+	opts := smtpd.Options{
+		Hostname:       s.cfg.Hostname,
+		TLSConfig:      tlsCfg,
+		Credentials:    s.cfg.Credentials,
+		MaxMessageSize: s.cfg.MaxMessageSize,
+		MaxRecipients:  s.cfg.MaxRecipients,
+		Timeout:        s.cfg.SMTPTimeout,
+		Conns:          smtpd.NewConnLimit(s.cfg.MaxConnections),
+		Logger:         s.log,
+	}
+	if s.cfg.SMTPDebug {
+		opts.Debug = slogWriter{s.log}
+	}
+	for _, lc := range s.cfg.Listeners {
+		l, err := smtpd.Listen(s.addr(lc.Port), lc, opts, s.store)
+		if err != nil && !s.cfg.ListenersChosen && lc.Port < 1024 && errors.Is(err, syscall.EACCES) {
+			alt := lc
+			alt.Port += 1000
+			l, err = smtpd.Listen(s.addr(alt.Port), alt, opts, s.store)
+			if err == nil {
+				s.notes = append(s.notes, fmt.Sprintf("port %d needs privileges; listening on %d instead (set MAILSINK_SMTP to choose ports)", lc.Port, alt.Port))
+			}
+		}
+		if err != nil {
+			return err
+		}
+		s.listeners = append(s.listeners, l)
+	}
+
+	s.httpLn, err = net.Listen("tcp", s.addr(s.cfg.HTTPPort))
+	if err != nil {
+		return fmt.Errorf("binding HTTP port %s: %w", s.addr(s.cfg.HTTPPort), err)
+	}
+	s.ui = webui.New(s.store, webui.Options{AllowedOrigins: s.cfg.AllowedOrigins, Logger: s.log})
+	mux := http.NewServeMux()
+	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version})
+	mux.Handle("/api/v1/", a)
+	mux.Handle("/livez", a)
+	mux.Handle("/readyz", a)
+	mux.Handle("/", s.ui)
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	for _, l := range s.listeners {
+		s.serve(l.Serve)
+	}
+	s.serve(func() error {
+		if err := s.http.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving HTTP: %w", err)
+		}
+		return nil
+	})
+	return nil
+}
+
+func (s *Server) addr(port int) string {
+	return net.JoinHostPort(s.cfg.Bind, strconv.Itoa(port))
+}
+
+func (s *Server) serve(fn func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := fn(); err != nil {
+			s.errOnce.Do(func() { s.errc <- err })
+		}
+	}()
+}
+
+// Err delivers the first error that stopped a listener while serving.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// Shutdown stops accepting, lets sessions finish until ctx is done, then
+// closes whatever is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutting down HTTP: %w", err))
+			s.http.Close()
+		}
+	}
+	if s.ui != nil {
+		s.ui.Close() // hijacked WebSockets are not ended by http.Server.Shutdown
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, l := range s.listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Shutdown(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("shutting down %s: %w", l.Config().Name(), err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeAll() {
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	if s.httpLn != nil {
+		s.httpLn.Close()
+	}
+	if s.ui != nil {
+		s.ui.Close()
+	}
+}
+
+// BoundListener describes one SMTP listener as bound.
+type BoundListener struct {
+	Addr   net.Addr
+	Config ListenerConfig
+}
+
+// Listeners returns the bound SMTP listeners, in configuration order.
+func (s *Server) Listeners() []BoundListener {
+	out := make([]BoundListener, len(s.listeners))
+	for i, l := range s.listeners {
+		out[i] = BoundListener{Addr: l.Addr(), Config: l.Config()}
+	}
+	return out
+}
+
+// HTTPAddr is the bound web/API address.
+func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
+
+// URL is the web inbox and API base URL.
+func (s *Server) URL() string { return "http://" + s.HTTPAddr().String() }
+
+// CertificatePEM is the certificate the TLS listeners present.
+func (s *Server) CertificatePEM() []byte { return s.certPEM }
+
+// Banner is the startup text: one line per listener and the URL, then notes.
+func (s *Server) Banner() []string {
+	var out []string
+	for _, l := range s.Listeners() {
+		out = append(out, fmt.Sprintf("SMTP %-22s TLS %-17s AUTH %s", l.Addr, l.Config.TLS, l.Config.Auth))
+	}
+	if len(out) == 0 {
+		out = append(out, "SMTP (no listeners configured)")
+	}
+	out = append(out, "Web inbox and API: "+s.URL()+"/")
+	return append(out, s.notes...)
+}
+
+// slogWriter logs go-smtp's raw protocol trace line by line.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Debug("smtp", "data", string(p))
+	return len(p), nil
+}
