@@ -42,6 +42,9 @@ type Listener struct {
 	ln    net.Listener
 	srv   *smtp.Server
 	log   *slog.Logger
+
+	served atomic.Bool
+	done   chan struct{} // closed when Serve returns
 }
 
 // Listen binds addr (host:port) synchronously, so a busy or forbidden port
@@ -57,7 +60,7 @@ func Listen(addr string, cfg ListenerConfig, opts Options, store Deliverer) (*Li
 	if err != nil {
 		return nil, fmt.Errorf("binding SMTP listener %s on %s: %w", cfg, addr, err)
 	}
-	l := &Listener{cfg: cfg, opts: opts, store: store, log: opts.Logger.With("listener", cfg.Name())}
+	l := &Listener{cfg: cfg, opts: opts, store: store, log: opts.Logger.With("listener", cfg.Name()), done: make(chan struct{})}
 	if cfg.Port == 0 { // ephemeral: name it after the port actually bound
 		l.cfg.Port = ln.Addr().(*net.TCPAddr).Port
 	}
@@ -95,6 +98,10 @@ func (l *Listener) Config() ListenerConfig { return l.cfg }
 
 // Serve accepts connections until Close or Shutdown.
 func (l *Listener) Serve() error {
+	if !l.served.CompareAndSwap(false, true) {
+		return errors.New("smtpd: Serve called twice")
+	}
+	defer close(l.done)
 	err := l.srv.Serve(l.ln)
 	if errors.Is(err, net.ErrClosed) || errors.Is(err, smtp.ErrServerClosed) {
 		return nil
@@ -105,12 +112,21 @@ func (l *Listener) Serve() error {
 // Shutdown stops accepting and waits for open sessions to end, until ctx is
 // done; then it closes them.
 func (l *Listener) Shutdown(ctx context.Context) error {
+	// Stop accepting and let Serve return before go-smtp's Shutdown waits
+	// on its sessions: its WaitGroup must not be added to while waited on.
+	l.ln.Close()
+	if l.served.Load() {
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+		}
+	}
 	err := l.srv.Shutdown(ctx)
 	if err != nil {
 		l.srv.Close()
 	}
-	if errors.Is(err, smtp.ErrServerClosed) {
-		return nil
+	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil // we closed the listener ourselves above
 	}
 	return err
 }

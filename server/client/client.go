@@ -1,0 +1,188 @@
+// Package client is a typed Go client of mailsink's HTTP API, for tests
+// that assert on captured mail, in-process (see sinktest) or against a
+// container.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mailsink/mailsink/server/api"
+)
+
+// Re-exported response types.
+type (
+	MessagesSummary = api.MessagesSummary
+	Message         = api.Message
+	Info            = api.Info
+)
+
+// Client talks to one mailsink. The zero value is not usable; call New.
+type Client struct {
+	base string
+	hc   *http.Client
+}
+
+// New returns a client for the API at baseURL, e.g. "http://127.0.0.1:8025".
+func New(baseURL string) *Client {
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: &http.Client{}}
+}
+
+// WithHTTPClient returns a copy of c using hc for requests.
+func (c *Client) WithHTTPClient(hc *http.Client) *Client {
+	cp := *c
+	cp.hc = hc
+	return &cp
+}
+
+// Error is an answer other than success, with what the server said.
+type Error struct {
+	Method, URL string
+	StatusCode  int
+	Message     string // the server's JSON "Error" field, or its body
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("mailsink %s %s: %d %s: %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode), e.Message)
+}
+
+// do sends a request and returns the body of a 2xx answer.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body any) ([]byte, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s %s body: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, fmt.Errorf("building %s %s: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("mailsink %s %s: %w", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("mailsink %s %s: reading answer: %w", method, u, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		e := &Error{Method: method, URL: u, StatusCode: resp.StatusCode, Message: strings.TrimSpace(string(data))}
+		var eb struct{ Error string }
+		if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
+			e.Message = eb.Error
+		}
+		return data, e
+	}
+	return data, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any) error {
+	data, err := c.do(ctx, http.MethodGet, path, q, nil)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("mailsink GET %s: decoding answer: %w", path, err)
+	}
+	return nil
+}
+
+func page(start, limit int) url.Values {
+	return url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(limit)}}
+}
+
+// List returns messages newest first; limit 0 means all.
+func (c *Client) List(ctx context.Context, start, limit int) (*MessagesSummary, error) {
+	var out MessagesSummary
+	return &out, c.getJSON(ctx, "/api/v1/messages", page(start, limit), &out)
+}
+
+// Search returns messages matching query (Mailpit syntax), newest first.
+func (c *Client) Search(ctx context.Context, query string, start, limit int) (*MessagesSummary, error) {
+	q := page(start, limit)
+	q.Set("query", query)
+	var out MessagesSummary
+	return &out, c.getJSON(ctx, "/api/v1/search", q, &out)
+}
+
+// Message returns one message parsed; id may be "latest". Reading marks it read.
+func (c *Client) Message(ctx context.Context, id string) (*Message, error) {
+	var out Message
+	return &out, c.getJSON(ctx, "/api/v1/message/"+url.PathEscape(id), nil, &out)
+}
+
+// Raw returns the message exactly as received.
+func (c *Client) Raw(ctx context.Context, id string) ([]byte, error) {
+	return c.do(ctx, http.MethodGet, "/api/v1/message/"+url.PathEscape(id)+"/raw", nil, nil)
+}
+
+// Headers returns the message's headers, undecoded.
+func (c *Client) Headers(ctx context.Context, id string) (map[string][]string, error) {
+	var out map[string][]string
+	return out, c.getJSON(ctx, "/api/v1/message/"+url.PathEscape(id)+"/headers", nil, &out)
+}
+
+// Part returns an attachment or inline part's decoded content.
+func (c *Client) Part(ctx context.Context, id, partID string) ([]byte, error) {
+	return c.do(ctx, http.MethodGet, "/api/v1/message/"+url.PathEscape(id)+"/part/"+url.PathEscape(partID), nil, nil)
+}
+
+// Delete removes the given messages; with no IDs it removes nothing (use DeleteAll).
+func (c *Client) Delete(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := c.do(ctx, http.MethodDelete, "/api/v1/messages", nil, map[string][]string{"IDs": ids})
+	return err
+}
+
+// DeleteAll removes every message.
+func (c *Client) DeleteAll(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodDelete, "/api/v1/messages", nil, nil)
+	return err
+}
+
+// DeleteSearch removes the messages matching query, and only those: the
+// way parallel tests clean up after themselves.
+func (c *Client) DeleteSearch(ctx context.Context, query string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/api/v1/search", url.Values{"query": {query}}, nil)
+	return err
+}
+
+// SetRead marks the given messages read or unread.
+func (c *Client) SetRead(ctx context.Context, read bool, ids ...string) error {
+	_, err := c.do(ctx, http.MethodPut, "/api/v1/messages", nil, map[string]any{"IDs": ids, "Read": read})
+	return err
+}
+
+// Info returns the server's counters.
+func (c *Client) Info(ctx context.Context) (*Info, error) {
+	var out Info
+	return &out, c.getJSON(ctx, "/api/v1/info", nil, &out)
+}
+
+// Certificate returns the PEM certificate the TLS listeners present.
+func (c *Client) Certificate(ctx context.Context) ([]byte, error) {
+	return c.do(ctx, http.MethodGet, "/api/v1/tls/certificate", nil, nil)
+}
+
+var _ = time.Second
