@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -245,29 +244,13 @@ func textTerm(v string) Filter {
 
 // containsFold reports whether lowerNeedle occurs in b, ignoring ASCII case.
 func containsFold(b, lowerNeedle []byte) bool {
-	if len(lowerNeedle) == 0 {
-		return true
-	}
-	first := lowerNeedle[0]
-	upper := first
-	if 'a' <= first && first <= 'z' {
-		upper = first - 'a' + 'A'
-	}
-	for i := 0; i+len(lowerNeedle) <= len(b); i++ {
-		c := b[i]
-		if c != first && c != upper {
-			j := bytes.IndexAny(b[i:], string([]byte{first, upper}))
-			if j < 0 {
-				return false
-			}
-			i += j - 1
-			continue
-		}
-		if asciiEqualFold(b[i:i+len(lowerNeedle)], lowerNeedle) {
+	n := len(lowerNeedle)
+	for i := 0; i+n <= len(b); i++ {
+		if asciiEqualFold(b[i:i+n], lowerNeedle) {
 			return true
 		}
 	}
-	return false
+	return n == 0
 }
 
 func asciiEqualFold(b, lower []byte) bool {

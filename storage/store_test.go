@@ -1,0 +1,154 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func msg(subject, to string) []byte {
+	return []byte("From: A <a@example.test>\r\nTo: " + to + "\r\nSubject: " + subject + "\r\n\r\nbody of " + subject + "\r\n")
+}
+
+func add(t testing.TB, s *Store, subject, to string) *Message {
+	t.Helper()
+	m, err := s.Add(msg(subject, to), Envelope{From: "a@example.test", To: []string{to}}, Delivery{Port: 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func subjects(p Page) string {
+	var out []string
+	for _, m := range p.Messages {
+		out = append(out, m.Header.Subject)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestListPagesNewestFirst(t *testing.T) {
+	s := New(Limits{})
+	for i := range 5 {
+		add(t, s, fmt.Sprint(i), "x@example.test")
+	}
+	tests := []struct {
+		start, limit int
+		want         string
+	}{
+		{0, 0, "4,3,2,1,0"}, {0, 2, "4,3"}, {2, 2, "2,1"}, {4, 10, "0"}, {5, 10, ""}, {99, 1, ""},
+	}
+	for _, tt := range tests {
+		if got := subjects(s.List(nil, tt.start, tt.limit)); got != tt.want {
+			t.Errorf("List(%d,%d) = %q, want %q", tt.start, tt.limit, got, tt.want)
+		}
+		odd := func(m *Message) bool { return true }
+		if got := subjects(s.List(odd, tt.start, tt.limit)); got != tt.want {
+			t.Errorf("filtered List(%d,%d) = %q, want %q", tt.start, tt.limit, got, tt.want)
+		}
+	}
+}
+
+func TestByteLimitEvictsOldestAndRefusesHuge(t *testing.T) {
+	one := int64(len(msg("0", "x@example.test")))
+	s := New(Limits{MaxBytes: 3 * one})
+	sub := s.Subscribe(16)
+	defer sub.Close()
+	for i := range 4 {
+		add(t, s, fmt.Sprint(i), "x@example.test")
+	}
+	if got := subjects(s.List(nil, 0, 0)); got != "3,2,1" {
+		t.Fatalf("kept %q", got)
+	}
+	if st := s.Stats(); st.Evicted != 1 || st.Bytes != 3*one || st.Total != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	var types []EventType
+	for range 5 {
+		types = append(types, (<-sub.C).Type)
+	}
+	if fmt.Sprint(types) != "[new new new evict new]" {
+		t.Fatalf("events %v", types)
+	}
+	if _, err := s.Add(make([]byte, 4*one), Envelope{}, Delivery{}); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("huge message: %v", err)
+	}
+}
+
+func TestSlowSubscriberIsDroppedNotWaitedFor(t *testing.T) {
+	s := New(Limits{})
+	stuck := s.Subscribe(4) // never read
+	live := s.Subscribe(1000)
+	done := make(chan struct{})
+	go func() {
+		for range 100 {
+			add(t, s, "x", "x@example.test")
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Add blocked on a subscriber that does not read")
+	}
+	if !stuck.Dropped() {
+		t.Fatal("stuck subscriber not dropped")
+	}
+	n := 0
+	for range stuck.C { // drains the 4 buffered events, then sees the close
+		n++
+	}
+	if n != 4 || live.Dropped() || len(live.C) != 100 {
+		t.Fatalf("stuck got %d, live dropped=%v with %d", n, live.Dropped(), len(live.C))
+	}
+	live.Close()
+	live.Close() // twice is fine
+}
+
+func TestDeleteAndReadFlags(t *testing.T) {
+	s := New(Limits{})
+	a := add(t, s, "a", "x@example.test")
+	b := add(t, s, "b", "y@example.test")
+	if got := s.SetRead(nil, true); len(got) != 2 || s.Stats().Unread != 0 {
+		t.Fatalf("SetRead all: %v, unread %d", got, s.Stats().Unread)
+	}
+	if got := s.Delete(a.ID, "unknown"); len(got) != 1 || got[0] != a.ID {
+		t.Fatalf("Delete = %v", got)
+	}
+	if _, err := s.Get(a.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get deleted: %v", err)
+	}
+	if m, err := s.Latest(nil); err != nil || m != b {
+		t.Fatalf("Latest = %v, %v", m, err)
+	}
+	s.DeleteMatching(nil)
+	if st := s.Stats(); st.Total != 0 || st.Bytes != 0 || st.Deleted != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestConcurrentAddListDelete(t *testing.T) {
+	s := New(Limits{MaxMessages: 50})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				m := add(t, s, fmt.Sprint(w, i), fmt.Sprintf("w%d@example.test", w))
+				s.List(nil, 0, 10)
+				if i%10 == 0 {
+					s.Delete(m.ID)
+					s.SetRead(nil, true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if st := s.Stats(); st.Total > 50 || st.Accepted != 800 || int(st.Deleted+st.Evicted)+st.Total != 800 {
+		t.Fatalf("stats %+v", st)
+	}
+}
