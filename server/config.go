@@ -248,7 +248,7 @@ func settings() []setting {
 				c.SMTPTimeout = d
 				return nil
 			}, func(c Config) string { return c.SMTPTimeout.String() }},
-		{"allowed-origins", "MAILSINK_ALLOWED_ORIGINS", "extra browser origins allowed to use the WebSocket and API, comma-separated (\"*\": any)",
+		{"allowed-origins", "MAILSINK_ALLOWED_ORIGINS", "extra browser origins allowed to open the live WebSocket, comma-separated (\"*\": any)",
 			func(c *Config, v string) error {
 				c.AllowedOrigins = nil
 				for _, o := range strings.Split(v, ",") {
