@@ -76,3 +76,6 @@ func (m *Message) Parse() *Parsed { return Parse(m.Raw) }
 
 // Read reports whether the message has been marked read.
 func (m *Message) Read() bool { return m.read.Load() }
+
+// Seq is the message's arrival sequence number: later messages have higher ones.
+func (m *Message) Seq() uint64 { return m.seq }

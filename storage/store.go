@@ -249,3 +249,20 @@ func (s *Store) Stats() Stats {
 	st.Total, st.Unread, st.Bytes = len(s.msgs), s.unread, s.bytes
 	return st
 }
+
+// Count returns how many messages f selects (nil: all) and the arrival
+// sequence number of the newest message at that moment, so a caller that
+// subscribed first can skip events it has already counted.
+func (s *Store) Count(f Filter) (n int, seq uint64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if f == nil {
+		return len(s.msgs), s.seq
+	}
+	for _, m := range s.msgs {
+		if f(m) {
+			n++
+		}
+	}
+	return n, s.seq
+}

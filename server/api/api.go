@@ -67,6 +67,7 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /api/v1/message/{id}/raw", a.getRaw)
 	h("GET /api/v1/message/{id}/headers", a.getHeaders)
 	h("GET /api/v1/message/{id}/part/{part}", a.getPart)
+	h("GET /api/v1/wait", a.wait)
 	h("GET /api/v1/info", a.info)
 	h("GET /api/v1/tls/certificate", a.certificate)
 	h("GET /livez", ok)

@@ -185,4 +185,12 @@ func (c *Client) Certificate(ctx context.Context) ([]byte, error) {
 	return c.do(ctx, http.MethodGet, "/api/v1/tls/certificate", nil, nil)
 }
 
-var _ = time.Second
+// Wait blocks until at least count messages match query (already stored
+// ones count) and returns the matching messages, newest first. When timeout
+// passes first it returns an *Error with StatusCode 408 whose Message says
+// how many matched. The server does the waiting: no polling, no sleeps.
+func (c *Client) Wait(ctx context.Context, query string, count int, timeout time.Duration) (*MessagesSummary, error) {
+	q := url.Values{"query": {query}, "count": {strconv.Itoa(count)}, "timeout": {timeout.String()}}
+	var out MessagesSummary
+	return &out, c.getJSON(ctx, "/api/v1/wait", q, &out)
+}

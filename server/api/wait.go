@@ -1,0 +1,103 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/mailsink/mailsink/storage"
+)
+
+const (
+	defaultWait = 30 * time.Second
+	maxWait     = 10 * time.Minute
+)
+
+// WaitTimeout is the body of a wait that ran out of time (408).
+type WaitTimeout struct {
+	Error   string
+	Matched int // messages matching the query when time ran out
+	Count   int // messages the caller waited for
+}
+
+// wait answers GET /api/v1/wait?query=&count=N&timeout=30s as soon as at
+// least N stored messages match the query, counting those already there.
+// It is woken by store events, not by polling, so many waiters are cheap.
+func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
+	f, err := a.queryFilter(r, false)
+	if err != nil {
+		return err
+	}
+	count, err := intParam(r, "count", 1)
+	if err != nil {
+		return err
+	}
+	if count < 1 {
+		return errBadRequest("parameter count: want 1 or more")
+	}
+	timeout := defaultWait
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		if timeout, err = time.ParseDuration(v); err != nil || timeout <= 0 || timeout > maxWait {
+			return errBadRequest(fmt.Sprintf("parameter timeout=%q: want a duration such as 30s, at most %s", v, maxWait))
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+
+	matched, err := a.waitFor(ctx, f, count)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return nil // the client went away
+		}
+		writeJSON(w, http.StatusRequestTimeout, WaitTimeout{
+			Error:   fmt.Sprintf("timed out after %s: %d of %d messages matched", timeout, matched, count),
+			Matched: matched, Count: count,
+		})
+		return nil
+	}
+	if r.URL.Query().Get("limit") == "" {
+		q := r.URL.Query()
+		q.Set("limit", fmt.Sprint(max(count, 50)))
+		r.URL.RawQuery = q.Encode()
+	}
+	out, err := a.page(r, f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// waitFor blocks until count messages match f or ctx ends; it returns the
+// number matching when it stopped.
+func (a *API) waitFor(ctx context.Context, f storage.Filter, count int) (int, error) {
+	for {
+		sub := a.store.Subscribe(256)
+		n, seen := a.store.Count(f)
+		for n < count {
+			select {
+			case <-ctx.Done():
+				sub.Close()
+				return n, ctx.Err()
+			case e, ok := <-sub.C:
+				switch {
+				case !ok: // fell behind: recount and subscribe again
+				case e.Type == storage.EventNew:
+					if e.Message.Seq() > seen && (f == nil || f(e.Message)) {
+						n++
+					}
+					continue
+				default: // deletions, evictions, read flags: recount
+					n, seen = a.store.Count(f)
+					continue
+				}
+			}
+			break
+		}
+		sub.Close()
+		if n >= count {
+			return n, nil
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailsink/mailsink/server/client"
+	"github.com/mailsink/mailsink/server/sinktest"
+)
+
+func TestWaitReturnsWhenMailArrives(t *testing.T) {
+	s := sinktest.Start(t)
+	ctx := context.Background()
+	// One matching message is already there: it counts.
+	deliver(t, s, "a@example.test", []string{"user+t1@example.test"}, testMsg)
+	deliver(t, s, "a@example.test", []string{"other@example.test"}, testMsg)
+
+	got := make(chan *client.MessagesSummary, 1)
+	errc := make(chan error, 1)
+	go func() {
+		res, err := s.Client.Wait(ctx, "to:user+t1@example.test", 2, 10*time.Second)
+		got <- res
+		errc <- err
+	}()
+	// The waiter must still be waiting: only one of two has arrived. There
+	// is no event to wait on for "still blocked", so check it has not answered.
+	select {
+	case <-got:
+		t.Fatalf("wait returned with 1 of 2 matches: %v", <-errc)
+	case <-time.After(100 * time.Millisecond):
+	}
+	deliver(t, s, "a@example.test", []string{"user+t1@example.test"}, testMsg)
+	select {
+	case res := <-got:
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if res.MessagesCount != 2 || len(res.Messages) != 2 {
+			t.Fatalf("wait answered %+v", res)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("wait did not return after the second message")
+	}
+}
+
+func TestWaitTimeoutSaysHowManyMatched(t *testing.T) {
+	s := sinktest.Start(t)
+	deliver(t, s, "a@example.test", []string{"t2@example.test"}, testMsg)
+	_, err := s.Client.Wait(context.Background(), "to:t2@example.test", 3, 200*time.Millisecond)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.StatusCode != http.StatusRequestTimeout || ce.Message != "timed out after 200ms: 1 of 3 messages matched" {
+		t.Fatalf("err = %v", err)
+	}
+	for _, bad := range []string{"timeout=forever", "timeout=11m", "count=0", "count=x", "query=is:maybe"} {
+		resp, err := http.Get(s.URL + "/api/v1/wait?" + bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", bad, resp.StatusCode)
+		}
+	}
+}
+
+func TestManyWaitersAreWokenTogether(t *testing.T) {
+	s := sinktest.Start(t)
+	const waiters = 200
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, waiters)
+	for i := range waiters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := s.Client.Wait(ctx, fmt.Sprintf("to:w%d@example.test", i%10), 1, 20*time.Second)
+			if err == nil && len(res.Messages) != 1 {
+				err = fmt.Errorf("waiter %d got %d messages", i, len(res.Messages))
+			}
+			errs <- err
+		}()
+	}
+	for i := range 10 {
+		deliver(t, s, "a@example.test", []string{fmt.Sprintf("w%d@example.test", i)}, testMsg)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
