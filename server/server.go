@@ -223,12 +223,14 @@ func (s *Server) CertificatePEM() []byte { return s.certPEM }
 func (s *Server) Banner() []string {
 	var out []string
 	for _, l := range s.Listeners() {
-		out = append(out, fmt.Sprintf("SMTP %-22s TLS %-17s AUTH %s", l.Addr, l.Config.TLS, l.Config.Auth))
+		addr := net.JoinHostPort(s.cfg.Bind, strconv.Itoa(l.Config.Port)) // as configured: 0.0.0.0, not [::]
+		out = append(out, fmt.Sprintf("SMTP %-22s TLS %-17s AUTH %s", addr, l.Config.TLS, l.Config.Auth))
 	}
 	if len(out) == 0 {
 		out = append(out, "SMTP (no listeners configured)")
 	}
-	out = append(out, "Web inbox and API: "+s.URL()+"/")
+	_, httpPort, _ := net.SplitHostPort(s.HTTPAddr().String())
+	out = append(out, "Web inbox and API: http://"+net.JoinHostPort(s.cfg.Bind, httpPort)+"/")
 	return append(out, s.notes...)
 }
 
