@@ -19,6 +19,8 @@ type Event struct {
 	Message *Message // EventNew
 	IDs     []string // the other types
 	Read    bool     // EventUpdate
+
+	Transcript *Transcript // EventSessionStart, EventSessionEnd: a copy
 }
 
 // Subscription receives store events on C until it is closed, by Close or

@@ -40,12 +40,15 @@ type Store struct {
 	seq    uint64
 	stats  Stats
 
-	hub hub
+	hub      hub
+	sessions SessionLog
 }
 
 // New returns an empty store with the given limits.
 func New(limits Limits) *Store {
-	return &Store{limits: limits, now: time.Now, byID: map[string]*Message{}}
+	s := &Store{limits: limits, now: time.Now, byID: map[string]*Message{}}
+	s.sessions.hub, s.sessions.now = &s.hub, time.Now
+	return s
 }
 
 // Limits returns the limits the store enforces.

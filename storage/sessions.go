@@ -1,0 +1,164 @@
+package storage
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// Transcript is the record of one SMTP connection, also one that delivered
+// nothing: who connected where, what was said, and which messages it left.
+// AUTH secrets are masked and message content is elided by the recorder.
+type Transcript struct {
+	ID         string
+	Started    time.Time
+	Ended      time.Time // zero while the connection is open
+	Active     bool
+	Listener   string
+	Port       int
+	ClientAddr string
+	Helo       string
+	TLS        bool
+	TLSVersion string
+	TLSCipher  string
+	AuthUser   string
+	MessageIDs []string // messages accepted in this session
+	Faults     []string // fault rules that fired, e.g. "rcpt: 550 5.1.1 User unknown"
+	Lines      []TranscriptLine
+}
+
+// TranscriptLine is one command, reply or note.
+type TranscriptLine struct {
+	At   time.Time
+	Dir  string // "C" client, "S" server, "*" note from mailsink
+	Text string
+}
+
+// LiveTranscript is a transcript being recorded. Its methods are safe for
+// concurrent use.
+type LiveTranscript struct {
+	log *SessionLog
+	t   *Transcript // guarded by log.mu
+}
+
+// SessionLog keeps the most recent transcripts in a bounded ring.
+type SessionLog struct {
+	max      int
+	hub      *hub
+	now      func() time.Time
+	mu       sync.Mutex
+	ring     []*Transcript // oldest first
+	maxLines int
+}
+
+// SessionEvent tells subscribers a session started or ended.
+const (
+	EventSessionStart EventType = "session-start"
+	EventSessionEnd   EventType = "session-end"
+)
+
+// Sessions returns the store's transcript log.
+func (s *Store) Sessions() *SessionLog { return &s.sessions }
+
+// SetSessionLimit sets how many transcripts are kept (default 1000) and how
+// many lines each keeps (default 500; later lines are counted, not kept).
+func (l *SessionLog) SetSessionLimit(sessions, lines int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.max, l.maxLines = sessions, lines
+}
+
+// Start begins a transcript.
+func (l *SessionLog) Start(t Transcript) *LiveTranscript {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.max == 0 {
+		l.max, l.maxLines = 1000, 500
+	}
+	t.ID = newID()
+	t.Started = l.now()
+	t.Active = true
+	tp := &t
+	if len(l.ring) >= l.max {
+		l.ring[0] = nil
+		l.ring = l.ring[1:]
+	}
+	l.ring = append(l.ring, tp)
+	l.hub.publish(Event{Type: EventSessionStart, Transcript: snapshot(tp)})
+	return &LiveTranscript{log: l, t: tp}
+}
+
+// ID is the transcript's ID.
+func (lt *LiveTranscript) ID() string { return lt.t.ID } // immutable after Start
+
+// Add records a line.
+func (lt *LiveTranscript) Add(dir, text string) {
+	lt.log.mu.Lock()
+	defer lt.log.mu.Unlock()
+	if len(lt.t.Lines) == lt.log.maxLines {
+		lt.t.Lines = append(lt.t.Lines, TranscriptLine{At: lt.log.now(), Dir: "*", Text: "(further lines not kept)"})
+	}
+	if len(lt.t.Lines) > lt.log.maxLines {
+		return
+	}
+	lt.t.Lines = append(lt.t.Lines, TranscriptLine{At: lt.log.now(), Dir: dir, Text: text})
+}
+
+// Update changes the transcript's facts under the lock.
+func (lt *LiveTranscript) Update(f func(t *Transcript)) {
+	lt.log.mu.Lock()
+	defer lt.log.mu.Unlock()
+	f(lt.t)
+}
+
+// End closes the transcript.
+func (lt *LiveTranscript) End() {
+	lt.log.mu.Lock()
+	defer lt.log.mu.Unlock()
+	if !lt.t.Active {
+		return
+	}
+	lt.t.Active = false
+	lt.t.Ended = lt.log.now()
+	lt.log.hub.publish(Event{Type: EventSessionEnd, Transcript: snapshot(lt.t)})
+}
+
+func snapshot(t *Transcript) *Transcript {
+	c := *t
+	c.Lines = slices.Clone(t.Lines)
+	c.MessageIDs = slices.Clone(t.MessageIDs)
+	c.Faults = slices.Clone(t.Faults)
+	return &c
+}
+
+// List returns copies of the transcripts f selects (nil: all), newest first.
+func (l *SessionLog) List(f func(*Transcript) bool) []*Transcript {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*Transcript
+	for i := len(l.ring) - 1; i >= 0; i-- {
+		if f == nil || f(l.ring[i]) {
+			out = append(out, snapshot(l.ring[i]))
+		}
+	}
+	return out
+}
+
+// Get returns a copy of one transcript.
+func (l *SessionLog) Get(id string) (*Transcript, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, t := range l.ring {
+		if t.ID == id {
+			return snapshot(t), nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+// Clear forgets every finished transcript.
+func (l *SessionLog) Clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ring = slices.DeleteFunc(l.ring, func(t *Transcript) bool { return !t.Active })
+}
