@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/server/smtpd"
 	"io"
 	"net"
@@ -155,6 +156,10 @@ type Config struct {
 	MaxStoreBytes  int64 // store limit on raw bytes, oldest evicted first
 	MaxRecipients  int
 	MaxConnections int           // concurrent SMTP connections over all listeners; 421 beyond
+	MaxCommands    int           // commands per SMTP connection; 421 beyond
+	MaxLineLength  int           // longest SMTP line, commands and message lines; 500 beyond
+	MaxSessions    int           // session transcripts kept, oldest forgotten first
+	Faults         []faults.Rule // fault rules active from the start
 	SMTPTimeout    time.Duration // idle time per SMTP command before 421
 	AllowedOrigins []string      // extra Origins allowed on the WebSocket and API writes
 	SMTPDebug      bool          // log full SMTP conversations (includes secrets and bodies)
@@ -173,6 +178,9 @@ func DefaultConfig() Config {
 		MaxStoreBytes:  512 << 20,
 		MaxRecipients:  1000,
 		MaxConnections: 1000,
+		MaxCommands:    10000,
+		MaxLineLength:  2000,
+		MaxSessions:    1000,
 		SMTPTimeout:    60 * time.Second,
 	}
 }
@@ -239,6 +247,23 @@ func settings() []setting {
 		{"max-connections", "MAILSINK_MAX_CONNECTIONS", "concurrent SMTP connections; 421 beyond (0: unlimited)",
 			func(c *Config, v string) error { return parseCount(v, &c.MaxConnections) },
 			func(c Config) string { return strconv.Itoa(c.MaxConnections) }},
+		{"max-commands", "MAILSINK_MAX_COMMANDS", "commands per SMTP connection; 421 beyond (0: unlimited)",
+			func(c *Config, v string) error { return parseCount(v, &c.MaxCommands) },
+			func(c Config) string { return strconv.Itoa(c.MaxCommands) }},
+		{"max-line-length", "MAILSINK_MAX_LINE_LENGTH", "longest SMTP line in bytes, commands and message lines; 500 beyond (0: unlimited)",
+			func(c *Config, v string) error { return parseCount(v, &c.MaxLineLength) },
+			func(c Config) string { return strconv.Itoa(c.MaxLineLength) }},
+		{"max-sessions", "MAILSINK_MAX_SESSIONS", "SMTP session transcripts kept; the oldest are forgotten beyond",
+			func(c *Config, v string) error {
+				if err := parseCount(v, &c.MaxSessions); err != nil || c.MaxSessions == 0 {
+					return fmt.Errorf("%q is not a whole number >= 1", v)
+				}
+				return nil
+			},
+			func(c Config) string { return strconv.Itoa(c.MaxSessions) }},
+		{"faults", "MAILSINK_FAULTS", "fault rules active from the start: STAGE,key=value,... separated by \";\", or a JSON array (see README)",
+			func(c *Config, v string) (err error) { c.Faults, err = faults.ParseRules(v); return err },
+			func(c Config) string { return "" }},
 		{"smtp-timeout", "MAILSINK_SMTP_TIMEOUT", "idle time allowed per SMTP command, e.g. 30s",
 			func(c *Config, v string) error {
 				d, err := time.ParseDuration(v)

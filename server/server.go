@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/mailsink/mailsink/server/api"
+	"github.com/mailsink/mailsink/server/api/mailhog"
+	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/server/smtpd"
 	"github.com/mailsink/mailsink/storage"
 	"github.com/mailsink/mailsink/webui"
@@ -39,6 +41,7 @@ type Server struct {
 	http      *http.Server
 	ui        *webui.Handler
 	certPEM   []byte
+	faults    *faults.Set
 	notes     []string // things the user should know, e.g. port fallbacks
 
 	wg      sync.WaitGroup
@@ -55,8 +58,12 @@ func New(cfg Config, store *storage.Store, log *slog.Logger) *Server {
 	if store == nil {
 		store = storage.New(storage.Limits{MaxMessages: cfg.MaxMessages, MaxBytes: cfg.MaxStoreBytes})
 	}
-	return &Server{cfg: cfg, log: log, store: store, errc: make(chan error, 1)}
+	store.Sessions().SetSessionLimit(max(cfg.MaxSessions, 1), 500)
+	return &Server{cfg: cfg, log: log, store: store, errc: make(chan error, 1), faults: faults.NewSet()}
 }
+
+// Faults is the server's fault rule set.
+func (s *Server) Faults() *faults.Set { return s.faults }
 
 // Store is the server's message store.
 func (s *Server) Store() *storage.Store { return s.store }
@@ -69,6 +76,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.closeAll()
 		}
 	}()
+	if _, err := s.faults.Add(s.cfg.Faults...); err != nil {
+		return fmt.Errorf("MAILSINK_FAULTS: %w", err)
+	}
 	cert, certPEM, err := certificate(s.cfg)
 	if err != nil {
 		return err
@@ -84,6 +94,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		MaxRecipients:  s.cfg.MaxRecipients,
 		Timeout:        s.cfg.SMTPTimeout,
 		Conns:          smtpd.NewConnLimit(s.cfg.MaxConnections),
+		MaxCommands:    s.cfg.MaxCommands,
+		MaxLineLength:  s.cfg.MaxLineLength,
+		Faults:         s.faults,
 		Logger:         s.log,
 	}
 	if s.cfg.SMTPDebug {
@@ -111,8 +124,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.ui = webui.New(s.store, webui.Options{AllowedOrigins: s.cfg.AllowedOrigins, Logger: s.log})
 	mux := http.NewServeMux()
-	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version})
+	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults})
 	mux.Handle("/api/v1/", a)
+	// MailHog's API beside it: /api/v1/messages/{id}... (MailHog) does not
+	// collide with /api/v1/message/{id} (Mailpit). Not a "/api/v1/messages/"
+	// subtree: that would redirect Mailpit's /api/v1/messages to it.
+	mh := mailhog.New(s.store, mailhog.Options{Logger: s.log})
+	mux.Handle("/api/v2/", mh)
+	mux.Handle("/api/v1/messages/{id}", mh)
+	mux.Handle("/api/v1/messages/{id}/", mh)
 	mux.Handle("/livez", a)
 	mux.Handle("/readyz", a)
 	mux.Handle("/", s.ui)

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -27,6 +28,7 @@ type Options struct {
 	CertPEM []byte // served at /api/v1/tls/certificate
 	Version string
 	Now     func() time.Time // for relative dates in queries; nil: time.Now
+	Faults  *faults.Set      // edited by /api/v1/faults and /api/v1/chaos
 }
 
 // API serves /api/v1/ and the health probes.
@@ -49,6 +51,9 @@ func New(store *storage.Store, opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Faults == nil {
+		opts.Faults = faults.NewSet()
+	}
 	a := &API{store: store, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: opts.Now()}
 	h := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
 		a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -69,6 +74,16 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /api/v1/message/{id}/part/{part}", a.getPart)
 	h("GET /api/v1/wait", a.wait)
 	h("GET /api/v1/info", a.info)
+	h("GET /api/v1/faults", a.listFaults)
+	h("POST /api/v1/faults", a.addFaults)
+	h("DELETE /api/v1/faults", a.deleteFaults)
+	h("DELETE /api/v1/faults/{id}", a.deleteFault)
+	h("GET /api/v1/chaos", a.getChaos)
+	h("PUT /api/v1/chaos", a.putChaos)
+	h("GET /api/v1/sessions", a.listSessions)
+	h("DELETE /api/v1/sessions", a.deleteSessions)
+	h("GET /api/v1/session/{id}", a.getSession)
+	h("GET /api/v1/sessions/{id}", a.getSession)
 	h("GET /api/v1/tls/certificate", a.certificate)
 	h("GET /livez", ok)
 	h("GET /readyz", ok)
@@ -226,7 +241,10 @@ func (a *API) deleteMessages(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		a.store.Delete(b.IDs...)
 	}
-	return ok(w, r)
+	// 200 with an empty body, not Mailpit's "ok": MailHog's clients share
+	// this route and JSON-parse any body they get; Mailpit's read it as text.
+	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 func (a *API) setRead(w http.ResponseWriter, r *http.Request) error {

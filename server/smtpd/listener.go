@@ -13,12 +13,15 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/storage"
 )
 
-// Deliverer takes accepted messages; *storage.Store is one.
+// Deliverer takes accepted messages and keeps session transcripts;
+// *storage.Store is one.
 type Deliverer interface {
 	Add(raw []byte, env storage.Envelope, d storage.Delivery) (*storage.Message, error)
+	Sessions() *storage.SessionLog
 }
 
 // Options are the settings every listener shares.
@@ -30,18 +33,22 @@ type Options struct {
 	MaxRecipients  int
 	Timeout        time.Duration // per command read/write
 	Conns          *ConnLimit    // shared over listeners; nil: unlimited
+	MaxCommands    int           // commands per connection; 421 beyond (0: unlimited)
+	MaxLineLength  int           // longest line, commands and message; 0: unlimited
+	Faults         *faults.Set   // nil: no fault injection
 	Logger         *slog.Logger
 	Debug          io.Writer // raw protocol log; secrets included
 }
 
 // Listener is one bound SMTP port and its policy.
 type Listener struct {
-	cfg   ListenerConfig
-	opts  Options
-	store Deliverer
-	ln    net.Listener
-	srv   *smtp.Server
-	log   *slog.Logger
+	cfg         ListenerConfig
+	opts        Options
+	store       Deliverer
+	ln          net.Listener
+	transcripts *storage.SessionLog
+	srv         *smtp.Server
+	log         *slog.Logger
 
 	served atomic.Bool
 	done   chan struct{} // closed when Serve returns
@@ -64,16 +71,16 @@ func Listen(addr string, cfg ListenerConfig, opts Options, store Deliverer) (*Li
 	if cfg.Port == 0 { // ephemeral: name it after the port actually bound
 		l.cfg.Port = ln.Addr().(*net.TCPAddr).Port
 	}
-	var inner net.Listener = &limitListener{Listener: ln, limit: opts.Conns, implicitTLS: cfg.TLS == TLSImplicit}
-	if cfg.TLS == TLSImplicit {
-		inner = tls.NewListener(inner, opts.TLSConfig)
-	}
-	l.ln = inner
+	l.transcripts = store.Sessions()
+	// Implicit TLS is terminated below go-smtp, in the acceptor, so the
+	// transcript sees the plaintext conversation.
+	l.ln = &acceptor{Listener: ln, l: l}
 
 	srv := smtp.NewServer(backend{l})
 	srv.Domain = opts.Hostname
 	srv.MaxMessageBytes = opts.MaxMessageSize
 	srv.MaxRecipients = opts.MaxRecipients
+	srv.MaxLineLength = opts.MaxLineLength
 	srv.ReadTimeout = opts.Timeout
 	srv.WriteTimeout = opts.Timeout
 	srv.EnableSMTPUTF8 = true
@@ -149,47 +156,9 @@ type ConnLimit struct {
 // NewConnLimit returns a limit of max connections; max <= 0 is unlimited.
 func NewConnLimit(max int) *ConnLimit { return &ConnLimit{max: int64(max)} }
 
-// limitListener answers 421 to connections beyond the limit, before go-smtp
-// sees them.
-type limitListener struct {
-	net.Listener
-	limit       *ConnLimit
-	implicitTLS bool
-}
-
-func (ll *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := ll.Listener.Accept()
-		if err != nil || ll.limit == nil || ll.limit.max <= 0 {
-			return c, err
-		}
-		if ll.limit.open.Add(1) > ll.limit.max {
-			ll.limit.open.Add(-1)
-			go refuse(c, ll.implicitTLS)
-			continue
-		}
-		return &countedConn{Conn: c, limit: ll.limit}, nil
+func (l *Listener) handshakeTimeout() time.Duration {
+	if l.opts.Timeout > 0 {
+		return l.opts.Timeout
 	}
-}
-
-func refuse(c net.Conn, implicitTLS bool) {
-	defer c.Close()
-	if implicitTLS {
-		return // a plaintext reply would be garbage to a TLS client
-	}
-	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(c, "421 4.7.0 Too many connections, try again later\r\n")
-}
-
-type countedConn struct {
-	net.Conn
-	limit  *ConnLimit
-	closed atomic.Bool
-}
-
-func (c *countedConn) Close() error {
-	if c.closed.CompareAndSwap(false, true) {
-		c.limit.open.Add(-1)
-	}
-	return c.Conn.Close()
+	return 30 * time.Second
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -19,19 +20,40 @@ var (
 	errAuthNeeded  = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 	errAuthInvalid = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
 	errStoreFull   = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big for the store"}
+	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
+	errDropped     = errors.New("connection dropped by fault rule")
 )
 
 type backend struct{ l *Listener }
 
 // NewSession is called at EHLO/HELO, and again after STARTTLS.
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{l: b.l, conn: c}, nil
+	s := &session{l: b.l, conn: c, wire: wireOf(c)}
+	if st, ok := c.TLSConnectionState(); ok && s.wire != nil { // after STARTTLS
+		v, cs := tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
+		s.wire.tr.Add("*", fmt.Sprintf("TLS established: %s, %s", v, cs))
+		s.wire.tr.Update(func(t *storage.Transcript) { t.TLS, t.TLSVersion, t.TLSCipher = true, v, cs })
+		s.trace("EHLO "+c.Hostname(), nil, "250 Hello "+c.Hostname())
+	}
+	return s, nil
+}
+
+// wireOf finds the wireConn under go-smtp's connection, also under the
+// tls.Conn that STARTTLS puts on top of it.
+func wireOf(c *smtp.Conn) *wireConn {
+	nc := c.Conn()
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	w, _ := nc.(*wireConn)
+	return w
 }
 
 // session is one SMTP transaction context between EHLO and QUIT.
 type session struct {
 	l    *Listener
 	conn *smtp.Conn
+	wire *wireConn // nil only if go-smtp is handed a bare conn
 
 	authMech, authUser string
 	from               string
@@ -40,7 +62,69 @@ type session struct {
 
 var _ smtp.AuthSession = (*session)(nil)
 
-func (s *session) tlsState() (tls.ConnectionState, bool) { return s.conn.TLSConnectionState() }
+// tlsState is the TLS in effect: STARTTLS (go-smtp's) or implicit (ours).
+func (s *session) tlsState() (tls.ConnectionState, bool) {
+	if st, ok := s.conn.TLSConnectionState(); ok {
+		return st, true
+	}
+	if s.wire != nil {
+		return s.wire.implicitTLS()
+	}
+	return tls.ConnectionState{}, false
+}
+
+// trace records a command and its reply when the wire cannot see them
+// (inside STARTTLS); in plaintext the wire has recorded them already.
+func (s *session) trace(cmd string, err error, okReply string) {
+	if s.wire == nil || !s.wire.opaque.Load() {
+		return
+	}
+	s.wire.tr.Add("C", cmd)
+	var se *smtp.SMTPError
+	switch {
+	case err == nil:
+		s.wire.tr.Add("S", okReply)
+	case errors.As(err, &se):
+		s.wire.tr.Add("S", fmt.Sprintf("%d %d.%d.%d %s", se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2], se.Message))
+	default:
+		s.wire.tr.Add("S", "error: "+err.Error())
+	}
+}
+
+// fault asks the rule set about a stage and applies a delay or a drop; it
+// returns the SMTP error to answer with, if any.
+func (s *session) fault(e faults.Event) error {
+	e.Port = s.l.cfg.Port
+	r, ok := s.l.opts.Faults.Fire(e)
+	if !ok {
+		return nil
+	}
+	if s.wire != nil {
+		s.wire.fault(r)
+		r.Wait(s.wire.done)
+	}
+	if rep, ok := r.ParsedReply(); ok {
+		if rep.Code == 421 && s.wire != nil {
+			s.wire.closeAfter.Store(true)
+		}
+		return &smtp.SMTPError{Code: rep.Code, EnhancedCode: smtp.EnhancedCode(rep.Enhanced), Message: rep.Text}
+	}
+	if r.Drop {
+		s.drop()
+		return errDropped
+	}
+	return nil
+}
+
+// drop closes the connection at once, as a crashing server would.
+func (s *session) drop() {
+	if s.wire != nil {
+		s.wire.tr.Add("*", "connection dropped")
+		s.wire.Close()
+		return
+	}
+	s.conn.Conn().Close()
+}
 
 func (s *session) needsTLS() bool {
 	_, isTLS := s.tlsState()
@@ -64,11 +148,20 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	if _, isTLS := s.tlsState(); !isTLS && !s.l.cfg.CleartextAuth {
 		return nil, errTLSRequired
 	}
+	if err := s.fault(faults.Event{Stage: faults.Auth}); err != nil {
+		s.trace("AUTH "+mech, err, "")
+		return nil, err
+	}
 	check := func(user, pass string) error {
-		if err := s.checkCredentials(user, pass); err != nil {
+		err := s.checkCredentials(user, pass)
+		s.trace("AUTH "+mech+" ****", err, "235 2.0.0 Authentication succeeded")
+		if err != nil {
 			return err
 		}
 		s.authMech, s.authUser = mech, user
+		if s.wire != nil {
+			s.wire.tr.Update(func(t *storage.Transcript) { t.AuthUser = user })
+		}
 		return nil
 	}
 	switch mech {
@@ -99,6 +192,12 @@ func (s *session) checkCredentials(user, pass string) error {
 }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	err := s.mail(from)
+	s.trace("MAIL FROM:<"+from+">", err, "250 2.0.0 OK")
+	return err
+}
+
+func (s *session) mail(from string) error {
 	if s.needsTLS() {
 		return errTLSRequired
 	}
@@ -108,24 +207,63 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 			return errAuthNeeded
 		}
 	}
+	if err := s.fault(faults.Event{Stage: faults.Mail, Sender: from}); err != nil {
+		return err
+	}
 	s.from = from
 	s.to = s.to[:0]
 	return nil
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	err := s.fault(faults.Event{Stage: faults.Rcpt, Sender: s.from, Recipients: []string{to}})
+	s.trace("RCPT TO:<"+to+">", err, "250 2.0.0 OK")
+	if err != nil {
+		return err
+	}
 	s.to = append(s.to, to)
 	return nil
 }
 
 func (s *session) Data(r io.Reader) error {
+	err := s.data(r)
+	s.trace("DATA (message content not recorded)", err, "250 2.0.0 OK: queued")
+	return err
+}
+
+func (s *session) data(r io.Reader) error {
+	ev := faults.Event{Stage: faults.Data, Sender: s.from, Recipients: s.to}
+	rule, fire := s.l.opts.Faults.Fire(ev)
+	if fire && rule.Drop { // in the middle of DATA: take some, then hang up
+		io.CopyN(io.Discard, r, 1)
+		if s.wire != nil {
+			s.wire.fault(rule)
+		}
+		s.drop()
+		return errDropped
+	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(r); err != nil {
 		var smtpErr *smtp.SMTPError
-		if errors.As(err, &smtpErr) {
+		switch {
+		case errors.As(err, &smtpErr):
 			return smtpErr // 552 for oversize, from go-smtp
+		case errors.Is(err, smtp.ErrTooLongLine):
+			return errLineTooLong
 		}
 		return fmt.Errorf("reading message data: %w", err)
+	}
+	if fire { // the reply after the message: nothing is stored
+		if s.wire != nil {
+			s.wire.fault(rule)
+			rule.Wait(s.wire.done)
+		}
+		if rep, ok := rule.ParsedReply(); ok {
+			if rep.Code == 421 && s.wire != nil {
+				s.wire.closeAfter.Store(true)
+			}
+			return &smtp.SMTPError{Code: rep.Code, EnhancedCode: smtp.EnhancedCode(rep.Enhanced), Message: rep.Text}
+		}
 	}
 	raw := buf.Bytes()
 	if cap(raw)-len(raw) > len(raw)/4 { // don't keep a mostly empty buffer alive
@@ -140,6 +278,9 @@ func (s *session) Data(r io.Reader) error {
 		AuthUser:      s.authUser,
 		Received:      time.Now(),
 	}
+	if s.wire != nil {
+		d.SessionID = s.wire.tr.ID()
+	}
 	if st, ok := s.tlsState(); ok {
 		d.TLS = true
 		d.TLSVersion = tls.VersionName(st.Version)
@@ -153,6 +294,10 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		s.l.log.Error("storing message", "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Could not store the message, try again"}
+	}
+	if s.wire != nil {
+		s.wire.tr.Update(func(t *storage.Transcript) { t.MessageIDs = append(t.MessageIDs, m.ID) })
+		s.wire.tr.Add("*", "captured as message "+m.ID)
 	}
 	s.l.log.Debug("captured", "id", m.ID, "from", s.from, "to", s.to, "size", len(raw))
 	return nil

@@ -1,0 +1,222 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/storage"
+)
+
+// FaultRules is the body of GET /api/v1/faults.
+type FaultRules struct {
+	Rules []faults.Rule
+}
+
+func (a *API) listFaults(w http.ResponseWriter, r *http.Request) error {
+	rules := a.opts.Faults.Rules()
+	if rules == nil {
+		rules = []faults.Rule{}
+	}
+	writeJSON(w, http.StatusOK, FaultRules{rules})
+	return nil
+}
+
+// addFaults takes one rule object or an array of them and answers with the
+// rules as stored (with IDs).
+func (a *API) addFaults(w http.ResponseWriter, r *http.Request) error {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	var rules []faults.Rule
+	trimmed := strings.TrimSpace(string(data))
+	switch {
+	case strings.HasPrefix(trimmed, "["):
+		err = json.Unmarshal(data, &rules)
+	default:
+		var one faults.Rule
+		err = json.Unmarshal(data, &one)
+		rules = []faults.Rule{one}
+	}
+	if err != nil {
+		return errBadRequest("request body: want a fault rule object or an array of them: " + err.Error())
+	}
+	added, err := a.opts.Faults.Add(rules...)
+	if err != nil {
+		return errBadRequest(err.Error())
+	}
+	writeJSON(w, http.StatusCreated, FaultRules{added})
+	return nil
+}
+
+func (a *API) deleteFaults(w http.ResponseWriter, r *http.Request) error {
+	a.opts.Faults.RemoveIf(nil)
+	return ok(w, r)
+}
+
+func (a *API) deleteFault(w http.ResponseWriter, r *http.Request) error {
+	if !a.opts.Faults.Remove(r.PathValue("id")) {
+		writeJSON(w, http.StatusNotFound, errorBody{"no fault rule with ID " + strconv.Quote(r.PathValue("id"))})
+		return nil
+	}
+	return ok(w, r)
+}
+
+// ChaosTrigger and ChaosTriggers are Mailpit's chaos shapes. Probability is
+// a percentage, as in Mailpit.
+type ChaosTrigger struct {
+	ErrorCode   int
+	Probability int
+}
+
+type ChaosTriggers struct {
+	Sender         ChaosTrigger
+	Recipient      ChaosTrigger
+	Authentication ChaosTrigger
+}
+
+// chaosIDs are the fault rules that stand for Mailpit's chaos triggers.
+var chaosStages = []struct {
+	id    string
+	stage faults.Stage
+	text  string
+	def   int
+}{
+	{"chaos-sender", faults.Mail, "Chaos sender error", 451},
+	{"chaos-recipient", faults.Rcpt, "Chaos recipient error", 451},
+	{"chaos-authentication", faults.Auth, "Chaos authentication error", 535},
+}
+
+func (a *API) getChaos(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, a.chaos())
+	return nil
+}
+
+func (a *API) chaos() ChaosTriggers {
+	var out ChaosTriggers
+	triggers := []*ChaosTrigger{&out.Sender, &out.Recipient, &out.Authentication}
+	for i, c := range chaosStages {
+		*triggers[i] = ChaosTrigger{ErrorCode: c.def}
+	}
+	for _, rule := range a.opts.Faults.Rules() {
+		for i, c := range chaosStages {
+			if rule.ID == c.id {
+				rep, _ := rule.ParsedReply()
+				*triggers[i] = ChaosTrigger{ErrorCode: rep.Code, Probability: int(rule.Probability*100 + 0.5)}
+			}
+		}
+	}
+	return out
+}
+
+// putChaos replaces the chaos triggers, as Mailpit's PUT does: omitted
+// triggers reset to 0%.
+func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
+	var in ChaosTriggers
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(data))) > 0 {
+		if err := json.Unmarshal(data, &in); err != nil {
+			return errBadRequest("request body: want {\"Sender\":{\"ErrorCode\":451,\"Probability\":10},...}: " + err.Error())
+		}
+	}
+	triggers := []ChaosTrigger{in.Sender, in.Recipient, in.Authentication}
+	var rules []faults.Rule
+	for i, c := range chaosStages {
+		t := triggers[i]
+		if t.ErrorCode == 0 {
+			t.ErrorCode = c.def
+		}
+		if t.ErrorCode < 400 || t.ErrorCode > 599 || t.Probability < 0 || t.Probability > 100 {
+			return errBadRequest(fmt.Sprintf("chaos trigger %d: ErrorCode must be 400-599 and Probability 0-100", i))
+		}
+		if t.Probability == 0 {
+			continue
+		}
+		rules = append(rules, faults.Rule{ID: c.id, Stage: c.stage, Reply: fmt.Sprintf("%d %s", t.ErrorCode, c.text), Probability: float64(t.Probability) / 100})
+	}
+	for _, r := range rules { // validate before touching the live set
+		if err := r.Validate(); err != nil {
+			return errBadRequest(err.Error())
+		}
+	}
+	a.opts.Faults.RemoveIf(func(r faults.Rule) bool { return strings.HasPrefix(r.ID, "chaos-") })
+	if _, err := a.opts.Faults.Add(rules...); err != nil {
+		return errBadRequest(err.Error())
+	}
+	writeJSON(w, http.StatusOK, a.chaos())
+	return nil
+}
+
+// Sessions is the body of GET /api/v1/sessions.
+type Sessions struct {
+	Total    int
+	Sessions []*storage.Transcript
+}
+
+// listSessions answers newest first, optionally filtered by listener port
+// (?port=), client address prefix (?client=), message ID (?message=) and
+// whether a fault fired (?faulted=1); ?limit= (default 100).
+func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	port, err := intParam(r, "port", 0)
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(r, "limit", 100)
+	if err != nil {
+		return err
+	}
+	client, msg, faulted := q.Get("client"), q.Get("message"), q.Get("faulted") == "1"
+	list := a.store.Sessions().List(func(t *storage.Transcript) bool {
+		if port != 0 && t.Port != port {
+			return false
+		}
+		if client != "" && !strings.HasPrefix(t.ClientAddr, client) && !strings.HasPrefix(strings.TrimPrefix(t.ClientAddr, "["), client) {
+			return false
+		}
+		if faulted && len(t.Faults) == 0 {
+			return false
+		}
+		if msg != "" {
+			for _, id := range t.MessageIDs {
+				if id == msg {
+					return true
+				}
+			}
+			return false
+		}
+		return true
+	})
+	out := Sessions{Total: len(list), Sessions: list}
+	if limit > 0 && len(list) > limit {
+		out.Sessions = list[:limit]
+	}
+	if out.Sessions == nil {
+		out.Sessions = []*storage.Transcript{}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.store.Sessions().Get(r.PathValue("id"))
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, errorBody{"session not found"})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (a *API) deleteSessions(w http.ResponseWriter, r *http.Request) error {
+	a.store.Sessions().Clear()
+	return ok(w, r)
+}

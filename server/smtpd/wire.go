@@ -1,0 +1,507 @@
+package smtpd
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/storage"
+)
+
+// acceptor sits between the bound socket and go-smtp. For every connection
+// it enforces the connection limit, terminates implicit TLS, opens a
+// transcript, and hands go-smtp a wireConn.
+type acceptor struct {
+	net.Listener
+	l *Listener
+}
+
+func (a *acceptor) Accept() (net.Conn, error) {
+	for {
+		c, err := a.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		limit := a.l.opts.Conns
+		if limit != nil && limit.max > 0 && limit.open.Add(1) > limit.max {
+			limit.open.Add(-1)
+			go a.refuse(c)
+			continue
+		}
+		return a.l.newWire(c), nil
+	}
+}
+
+// refuse answers a connection past the limit with 421 and closes it.
+func (a *acceptor) refuse(c net.Conn) {
+	defer c.Close()
+	tr := a.l.transcripts.Start(storage.Transcript{Listener: a.l.cfg.Name(), Port: a.l.cfg.Port, ClientAddr: c.RemoteAddr().String()})
+	defer tr.End()
+	var conn net.Conn = c
+	deadline := time.Now().Add(5 * time.Second)
+	c.SetDeadline(deadline)
+	if a.l.cfg.TLS == TLSImplicit {
+		tc := tls.Server(c, a.l.opts.TLSConfig)
+		if err := tc.Handshake(); err != nil {
+			tr.Add("*", "refused: too many connections (TLS handshake failed: "+err.Error()+")")
+			return
+		}
+		conn = tc
+	}
+	const reply = "421 4.7.0 Too many connections, try again later"
+	tr.Add("S", reply)
+	io.WriteString(conn, reply+"\r\n")
+}
+
+type wireMode int
+
+const (
+	modeCommand   wireMode = iota
+	modeAwaitData          // DATA sent; waiting for 354 or an error
+	modeData               // message content until CRLF.CRLF
+	modeBDAT               // BDAT chunk bytes
+	modeAwaitTLS           // STARTTLS sent; waiting for 220 or an error
+	modeOpaque             // go-smtp runs TLS above us: bytes pass unseen
+)
+
+// maxCommandLine bounds how much we buffer looking for a command's end;
+// longer lines go to go-smtp, which refuses them.
+const maxCommandLine = 4096
+
+// wireConn records the plaintext conversation into the session transcript,
+// counts commands, and answers, when a fault rule says so, the stages that
+// go-smtp handles itself (greeting, EHLO, STARTTLS, RSET, QUIT). An
+// intercepted command is held until go-smtp has read, and so answered,
+// everything before it, which keeps pipelined replies in order.
+//
+// Read and Write are called by the connection's one go-smtp goroutine;
+// Close may come from anywhere.
+type wireConn struct {
+	net.Conn
+	l        *Listener
+	tr       *storage.LiveTranscript
+	tlsConn  *tls.Conn // implicit TLS underneath, or nil
+	done     chan struct{}
+	closed   atomic.Bool
+	closeOne sync.Once
+
+	connectFault *faults.Rule
+	greeted      bool
+	closeAfter   atomic.Bool // close once the next write is out (after a 421)
+	opaque       atomic.Bool // mirrors mode == modeOpaque for other goroutines
+
+	in, out   []byte
+	hold      *heldCommand
+	mode      wireMode
+	dataState int
+	dataBytes int64
+	bdatLeft  int64
+	authSASL  bool // client lines are SASL responses until a non-334 reply
+	commands  int
+	partial   []byte // server bytes of an unfinished reply line
+}
+
+type heldCommand struct {
+	line string
+	rule faults.Rule
+	// tooMany marks the command over the session's command limit.
+	tooMany bool
+}
+
+func (l *Listener) newWire(c net.Conn) *wireConn {
+	w := &wireConn{Conn: c, l: l, done: make(chan struct{})}
+	if l.cfg.TLS == TLSImplicit {
+		w.tlsConn = tls.Server(c, l.opts.TLSConfig)
+		w.Conn = w.tlsConn
+	}
+	w.tr = l.transcripts.Start(storage.Transcript{Listener: l.cfg.Name(), Port: l.cfg.Port, ClientAddr: c.RemoteAddr().String()})
+	if r, ok := l.opts.Faults.Fire(faults.Event{Stage: faults.Connect, Port: l.cfg.Port}); ok {
+		w.connectFault = &r
+	}
+	return w
+}
+
+// TLSState is the state of implicit TLS underneath, if any.
+func (w *wireConn) implicitTLS() (tls.ConnectionState, bool) {
+	if w.tlsConn == nil {
+		return tls.ConnectionState{}, false
+	}
+	return w.tlsConn.ConnectionState(), true
+}
+
+func (w *wireConn) Close() error {
+	err := w.Conn.Close()
+	w.closeOne.Do(func() {
+		w.closed.Store(true)
+		close(w.done)
+		if lim := w.l.opts.Conns; lim != nil && lim.max > 0 {
+			lim.open.Add(-1)
+		}
+		w.tr.End()
+	})
+	return err
+}
+
+// fault records a rule firing in the transcript.
+func (w *wireConn) fault(r faults.Rule) {
+	desc := r.Describe()
+	w.tr.Add("*", desc)
+	w.tr.Update(func(t *storage.Transcript) { t.Faults = append(t.Faults, desc) })
+	w.l.log.Info("fault injected", "rule", r.ID, "stage", r.Stage, "client", w.RemoteAddr().String())
+}
+
+func (w *wireConn) Write(p []byte) (int, error) {
+	if !w.greeted {
+		w.greeted = true
+		if err := w.greet(); err != nil {
+			return 0, err
+		}
+	}
+	if !w.opaque.Load() {
+		w.observeServer(p)
+	}
+	n, err := w.Conn.Write(p)
+	if err == nil && w.closeAfter.Load() {
+		w.Close()
+	}
+	return n, err
+}
+
+// greet runs before go-smtp's greeting: the implicit TLS handshake, with a
+// deadline, and a connect-stage fault.
+func (w *wireConn) greet() error {
+	if w.tlsConn != nil {
+		w.tlsConn.SetDeadline(time.Now().Add(w.l.handshakeTimeout()))
+		err := w.tlsConn.Handshake()
+		w.tlsConn.SetDeadline(time.Time{})
+		if err != nil {
+			w.tr.Add("*", "TLS handshake failed: "+err.Error())
+			w.Close()
+			return fmt.Errorf("implicit TLS handshake: %w", err)
+		}
+		st := w.tlsConn.ConnectionState()
+		w.tr.Add("*", fmt.Sprintf("TLS established: %s, %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
+		w.tr.Update(func(t *storage.Transcript) {
+			t.TLS, t.TLSVersion, t.TLSCipher = true, tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
+		})
+	}
+	r := w.connectFault
+	if r == nil {
+		return nil
+	}
+	w.fault(*r)
+	r.Wait(w.done)
+	if rep, ok := r.ParsedReply(); ok {
+		w.tr.Add("S", rep.String())
+		io.WriteString(w.Conn, rep.String()+"\r\n")
+		w.Close()
+		return net.ErrClosed
+	}
+	if r.Drop {
+		w.Close()
+		return net.ErrClosed
+	}
+	return nil
+}
+
+// observeServer records reply lines and follows the state they imply.
+func (w *wireConn) observeServer(p []byte) {
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimRight(string(w.partial[:i]), "\r")
+		w.partial = w.partial[i+1:]
+		w.tr.Add("S", line)
+		code, final := replyCode(line)
+		if !final {
+			continue
+		}
+		switch w.mode {
+		case modeAwaitData:
+			if code == 354 {
+				w.mode, w.dataState, w.dataBytes = modeData, 0, 0
+			} else {
+				w.mode = modeCommand
+			}
+		case modeAwaitTLS:
+			if code == 220 {
+				w.mode = modeOpaque
+				w.opaque.Store(true)
+				w.in, w.out = nil, nil // plaintext after STARTTLS is an injection: drop it
+				w.tr.Add("*", "STARTTLS: handshake follows; later lines are recorded from the session's view")
+			} else {
+				w.mode = modeCommand
+			}
+		}
+		if w.authSASL && code != 334 {
+			w.authSASL = false
+		}
+		if code == 421 {
+			w.closeAfter.Store(true)
+		}
+	}
+	if len(w.partial) > maxCommandLine {
+		w.partial = w.partial[:0]
+	}
+}
+
+// replyCode parses "250-..." / "250 ..." lines; final is false for
+// continuation lines.
+func replyCode(line string) (code int, final bool) {
+	if len(line) < 3 {
+		return 0, true
+	}
+	n, err := strconv.Atoi(line[:3])
+	if err != nil {
+		return 0, true
+	}
+	return n, len(line) == 3 || line[3] != '-'
+}
+
+func (w *wireConn) Read(p []byte) (int, error) {
+	if w.opaque.Load() {
+		return w.Conn.Read(p)
+	}
+	for len(w.out) == 0 {
+		if w.hold != nil {
+			if err := w.runHeld(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if w.mode == modeOpaque {
+			return w.Conn.Read(p)
+		}
+		if len(w.in) > 0 && w.parse() {
+			continue
+		}
+		buf := make([]byte, 4096)
+		n, err := w.Conn.Read(buf)
+		w.in = append(w.in, buf[:n]...)
+		if n == 0 && err != nil {
+			if len(w.in) > 0 { // an unterminated last line: hand it over as is
+				w.out, w.in = w.in, nil
+				break
+			}
+			return 0, err
+		}
+	}
+	n := copy(p, w.out)
+	w.out = w.out[n:]
+	return n, nil
+}
+
+// parse moves what it can from in to out and reports whether it made
+// progress. It stops at a held command, and while waiting for the reply to
+// DATA or STARTTLS.
+func (w *wireConn) parse() bool {
+	progress := false
+	for len(w.in) > 0 && w.hold == nil {
+		switch w.mode {
+		case modeData:
+			n := w.scanData()
+			w.out = append(w.out, w.in[:n]...)
+			w.in = w.in[n:]
+			progress = progress || n > 0
+			if w.mode == modeData {
+				return progress
+			}
+			w.tr.Add("C", fmt.Sprintf("[message content, %d bytes]", w.dataBytes))
+			w.tr.Add("C", ".")
+		case modeBDAT:
+			n := int(min(int64(len(w.in)), w.bdatLeft))
+			w.out = append(w.out, w.in[:n]...)
+			w.in = w.in[n:]
+			w.bdatLeft -= int64(n)
+			progress = true
+			if w.bdatLeft == 0 {
+				w.mode = modeCommand
+			}
+		case modeAwaitData, modeAwaitTLS, modeOpaque:
+			// The client must wait for the reply; if it does not, the bytes
+			// are its business: pass them unparsed.
+			w.out, w.in = append(w.out, w.in...), nil
+			return true
+		default:
+			i := bytes.IndexByte(w.in, '\n')
+			if i < 0 {
+				if len(w.in) > maxCommandLine { // go-smtp will refuse the line
+					w.out, w.in = append(w.out, w.in...), nil
+					return true
+				}
+				return progress
+			}
+			line := w.in[:i+1]
+			w.in = w.in[i+1:]
+			progress = true
+			if h := w.command(strings.TrimRight(string(line), "\r\n")); h != nil {
+				w.hold = h
+				return progress
+			}
+			w.out = append(w.out, line...)
+		}
+	}
+	return progress
+}
+
+// scanData follows go-smtp's end-of-data state machine over in and returns
+// how many bytes belong to the message (including the end marker).
+func (w *wireConn) scanData() int {
+	const (
+		beginLine = iota
+		dot
+		dotCR
+		cr
+		data
+	)
+	for i, c := range w.in {
+		switch w.dataState {
+		case beginLine:
+			switch c {
+			case '.':
+				w.dataState = dot
+			case '\r':
+				w.dataState = cr
+			default:
+				w.dataState = data
+			}
+		case dot:
+			if c == '\r' {
+				w.dataState = dotCR
+			} else {
+				w.dataState = data
+			}
+		case dotCR:
+			if c == '\n' {
+				w.mode = modeCommand
+				w.dataBytes += int64(i + 1)
+				return i + 1
+			}
+			w.dataState = data
+		case cr:
+			if c == '\n' {
+				w.dataState = beginLine
+			} else {
+				w.dataState = data
+			}
+		case data:
+			if c == '\r' {
+				w.dataState = cr
+			}
+		}
+	}
+	w.dataBytes += int64(len(w.in))
+	return len(w.in)
+}
+
+// command records one client command line and decides whether mailsink
+// answers it instead of go-smtp.
+func (w *wireConn) command(line string) *heldCommand {
+	if w.authSASL {
+		w.tr.Add("C", "****")
+		return nil
+	}
+	verb, arg, _ := strings.Cut(line, " ")
+	verb = strings.ToUpper(verb)
+	switch verb {
+	case "AUTH":
+		mech, ir, _ := strings.Cut(arg, " ")
+		shown := "AUTH " + mech
+		if ir != "" {
+			shown += " ****"
+		}
+		w.tr.Add("C", shown)
+		w.authSASL = true
+	case "BDAT":
+		w.tr.Add("C", line)
+		f := strings.Fields(arg)
+		if len(f) > 0 {
+			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil && n >= 0 {
+				w.tr.Add("C", fmt.Sprintf("[chunk, %d bytes]", n))
+				if n > 0 {
+					w.mode, w.bdatLeft = modeBDAT, n
+				}
+			}
+		}
+	default:
+		w.tr.Add("C", line)
+	}
+	w.commands++
+	if max := w.l.opts.MaxCommands; max > 0 && w.commands > max {
+		return &heldCommand{line: line, tooMany: true}
+	}
+	var stage faults.Stage
+	switch verb {
+	case "EHLO", "HELO":
+		stage = faults.Ehlo
+		w.tr.Update(func(t *storage.Transcript) { t.Helo = strings.TrimSpace(arg) })
+	case "STARTTLS":
+		stage = faults.StartTLS
+	case "RSET":
+		stage = faults.Rset
+	case "QUIT":
+		stage = faults.Quit
+	case "DATA":
+		w.mode = modeAwaitData
+	}
+	if stage != "" {
+		if r, ok := w.l.opts.Faults.Fire(faults.Event{Stage: stage, Port: w.l.cfg.Port}); ok {
+			return &heldCommand{line: line, rule: r}
+		}
+	}
+	if verb == "STARTTLS" {
+		w.mode = modeAwaitTLS
+	}
+	return nil
+}
+
+// runHeld answers a held command once go-smtp has caught up.
+func (w *wireConn) runHeld() error {
+	h := w.hold
+	w.hold = nil
+	if h.tooMany {
+		const reply = "421 4.7.0 Too many commands in one session, closing"
+		w.tr.Add("S", reply)
+		io.WriteString(w.Conn, reply+"\r\n")
+		w.Close()
+		return net.ErrClosed
+	}
+	w.fault(h.rule)
+	h.rule.Wait(w.done)
+	if w.closed.Load() {
+		return net.ErrClosed
+	}
+	if rep, ok := h.rule.ParsedReply(); ok {
+		w.tr.Add("S", rep.String())
+		if _, err := io.WriteString(w.Conn, rep.String()+"\r\n"); err != nil {
+			return err
+		}
+		if rep.Code == 421 || strings.EqualFold(strings.Fields(h.line)[0], "QUIT") {
+			w.Close()
+			return net.ErrClosed
+		}
+		return nil
+	}
+	if h.rule.Drop {
+		w.tr.Add("*", "connection dropped")
+		w.Close()
+		return net.ErrClosed
+	}
+	// Delay only: now let go-smtp have the command.
+	if strings.EqualFold(strings.Fields(h.line)[0], "STARTTLS") {
+		w.mode = modeAwaitTLS
+	}
+	w.out = append(w.out, h.line+"\r\n"...)
+	return nil
+}

@@ -1,0 +1,64 @@
+// The JSON API under /api/v1/ (Mailpit's shapes). Paths are relative so the
+// inbox also works below a path prefix.
+
+const enc = encodeURIComponent;
+
+async function req(method, path, body) {
+  const init = { method, headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers['Content-Type'] = 'application/json';
+  }
+  const res = await fetch(path, init);
+  if (!res.ok) {
+    let msg = `${res.status} ${res.statusText}`;
+    try {
+      const text = (await res.text()).trim();
+      try {
+        const j = JSON.parse(text);
+        if (j && j.Error) msg = j.Error;
+      } catch {
+        if (text) msg = text.slice(0, 200);
+      }
+    } catch { /* keep the status line */ }
+    throw new Error(msg);
+  }
+  return res;
+}
+
+export const partURL = (id, part) => `api/v1/message/${enc(id)}/part/${enc(part)}`;
+export const rawURL = (id) => `api/v1/message/${enc(id)}/raw`;
+export const viewURL = (id, remote) => `view/${enc(id)}.html${remote ? '?remote=1' : ''}`;
+
+export async function list(query, start, limit) {
+  const q = `start=${start}&limit=${limit}`;
+  const path = query ? `api/v1/search?query=${enc(query)}&${q}` : `api/v1/messages?${q}`;
+  return (await req('GET', path)).json();
+}
+
+// message fetches one message, which marks it read.
+export async function message(id) {
+  return (await req('GET', `api/v1/message/${enc(id)}`)).json();
+}
+
+export async function raw(id) {
+  return (await req('GET', rawURL(id))).text();
+}
+
+export async function headers(id) {
+  return (await req('GET', `api/v1/message/${enc(id)}/headers`)).json();
+}
+
+export async function remove(ids) {
+  await req('DELETE', 'api/v1/messages', { IDs: ids });
+}
+
+// removeAll deletes every message: Mailpit's DELETE without IDs.
+export async function removeAll() {
+  await req('DELETE', 'api/v1/messages');
+}
+
+// setRead marks ids (none: all messages) read or unread.
+export async function setRead(ids, read) {
+  await req('PUT', 'api/v1/messages', ids && ids.length ? { IDs: ids, Read: read } : { Read: read });
+}

@@ -1,0 +1,69 @@
+// DOM helpers. Captured mail is untrusted: it only ever reaches the page as
+// text nodes or as attribute values set through setAttribute, never as HTML.
+
+// h builds an element. props: class, text, dataset, on<event>, or attributes.
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+export const $ = (id) => document.getElementById(id);
+
+export function addr(a) {
+  if (!a) return '';
+  if (typeof a === 'string') return a;
+  return a.Name ? `${a.Name} <${a.Address}>` : a.Address || '';
+}
+
+export function addrShort(a) {
+  if (!a) return '';
+  return a.Name || a.Address || '';
+}
+
+export function addrList(list) {
+  return (list || []).map(addr).join(', ');
+}
+
+export function size(n) {
+  if (!(n >= 0)) return '';
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(n < 1e4 ? 1 : 0)} kB`;
+  return `${(n / 1e6).toFixed(n < 1e7 ? 1 : 0)} MB`;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
+const yearFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'long' });
+
+// when formats a time for the list: the time today, the day this year,
+// the date before.
+export function when(iso) {
+  const d = new Date(iso);
+  if (isNaN(d)) return '';
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) return timeFmt.format(d);
+  if (d.getFullYear() === now.getFullYear()) return dayFmt.format(d);
+  return yearFmt.format(d);
+}
+
+export function fullDate(iso) {
+  const d = new Date(iso);
+  return isNaN(d) || d.getFullYear() < 1900 ? '' : fullFmt.format(d);
+}
+
+export function plural(n, one, many = one + 's') {
+  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
+}

@@ -1,0 +1,127 @@
+package webui
+
+import (
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/mailsink/mailsink/storage"
+)
+
+//go:embed static
+var staticFiles embed.FS
+
+// uiCSP is the policy of the inbox page itself: only our own scripts,
+// styles and frames, nothing inline, no plugins, no <base> games.
+const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; " +
+	"frame-ancestors 'none'"
+
+// Options tune the handler. The zero value is usable.
+type Options struct {
+	// AllowedOrigins lists extra Origins ("https://host:port", or a bare
+	// "host:port") allowed to open the WebSocket; "*" allows any. A
+	// same-origin request (Origin host equals the request Host) and a
+	// request without Origin (not a browser) are always allowed.
+	AllowedOrigins []string
+	Logger         *slog.Logger
+
+	PingPeriod    time.Duration // WebSocket ping interval; default 30s
+	WriteTimeout  time.Duration // deadline of one WebSocket write; default 10s
+	StatsInterval time.Duration // least time between two "stats" frames; default 250ms
+}
+
+// Handler serves the inbox, /view/ and /api/events. Close ends the live
+// WebSockets, which http.Server.Shutdown does not wait for.
+type Handler struct {
+	store    *storage.Store
+	opts     Options
+	log      *slog.Logger
+	mux      *http.ServeMux
+	upgrader websocket.Upgrader
+
+	mu     sync.Mutex
+	closed bool
+	quit   chan struct{} // closed by Close
+	conns  sync.WaitGroup
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns the web UI handler for store. The server mounts it at "/".
+func New(store *storage.Store, opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.PingPeriod <= 0 {
+		opts.PingPeriod = 30 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.StatsInterval <= 0 {
+		opts.StatsInterval = 250 * time.Millisecond
+	}
+	h := &Handler{
+		store: store,
+		opts:  opts,
+		log:   opts.Logger,
+		mux:   http.NewServeMux(),
+		quit:  make(chan struct{}),
+	}
+	h.upgrader = websocket.Upgrader{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 4096,
+		CheckOrigin:     h.checkOrigin,
+	}
+	static, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic("webui: embedded static directory missing: " + err.Error()) // a build error, not a runtime one
+	}
+	files := http.FileServerFS(static)
+	h.mux.Handle("GET /", uiHeaders(files))
+	h.mux.HandleFunc("GET /view/{file}", h.serveView)
+	h.mux.HandleFunc("GET /api/events", h.serveEvents)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Close ends every live WebSocket with a "going away" close frame, refuses
+// new ones, and waits for their goroutines. It is safe to call more than once.
+func (h *Handler) Close() {
+	h.mu.Lock()
+	if !h.closed {
+		h.closed = true
+		close(h.quit)
+	}
+	h.mu.Unlock()
+	h.conns.Wait()
+}
+
+// track registers a live connection; it reports false once Close was called.
+func (h *Handler) track() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.conns.Add(1)
+	return true
+}
+
+func uiHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", uiCSP)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cache-Control", "no-cache")
+		next.ServeHTTP(w, r)
+	})
+}
