@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/mailsink/mailsink/server/api"
+	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/storage"
 )
 
 // Re-exported response types.
@@ -193,4 +195,75 @@ func (c *Client) Wait(ctx context.Context, query string, count int, timeout time
 	q := url.Values{"query": {query}, "count": {strconv.Itoa(count)}, "timeout": {timeout.String()}}
 	var out MessagesSummary
 	return &out, c.getJSON(ctx, "/api/v1/wait", q, &out)
+}
+
+// Rule is a fault rule; see package faults.
+type Rule = faults.Rule
+
+// Faults returns the active fault rules.
+func (c *Client) Faults(ctx context.Context) ([]Rule, error) {
+	var out api.FaultRules
+	return out.Rules, c.getJSON(ctx, "/api/v1/faults", nil, &out)
+}
+
+// AddFaults adds fault rules and returns them with their IDs.
+func (c *Client) AddFaults(ctx context.Context, rules ...Rule) ([]Rule, error) {
+	data, err := c.do(ctx, http.MethodPost, "/api/v1/faults", nil, rules)
+	if err != nil {
+		return nil, err
+	}
+	var out api.FaultRules
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("mailsink POST /api/v1/faults: decoding answer: %w", err)
+	}
+	return out.Rules, nil
+}
+
+// RemoveFault removes one rule by ID.
+func (c *Client) RemoveFault(ctx context.Context, id string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/api/v1/faults/"+url.PathEscape(id), nil, nil)
+	return err
+}
+
+// ClearFaults removes every fault rule, chaos triggers included.
+func (c *Client) ClearFaults(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodDelete, "/api/v1/faults", nil, nil)
+	return err
+}
+
+// SessionFilter narrows Sessions; zero fields match everything.
+type SessionFilter struct {
+	Port    int    // listener port
+	Client  string // client address prefix, e.g. "127.0.0.1"
+	Message string // sessions that delivered this message ID
+	Faulted bool   // only sessions in which a fault rule fired
+	Limit   int    // at most this many (default 100)
+}
+
+// Sessions returns SMTP session transcripts, newest first.
+func (c *Client) Sessions(ctx context.Context, f SessionFilter) (*api.Sessions, error) {
+	q := url.Values{}
+	if f.Port != 0 {
+		q.Set("port", strconv.Itoa(f.Port))
+	}
+	if f.Client != "" {
+		q.Set("client", f.Client)
+	}
+	if f.Message != "" {
+		q.Set("message", f.Message)
+	}
+	if f.Faulted {
+		q.Set("faulted", "1")
+	}
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out api.Sessions
+	return &out, c.getJSON(ctx, "/api/v1/sessions", q, &out)
+}
+
+// Session returns one transcript.
+func (c *Client) Session(ctx context.Context, id string) (*storage.Transcript, error) {
+	var out storage.Transcript
+	return &out, c.getJSON(ctx, "/api/v1/session/"+url.PathEscape(id), nil, &out)
 }
