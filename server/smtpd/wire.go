@@ -317,7 +317,7 @@ func (w *wireConn) parse() bool {
 			if w.mode == modeData {
 				return progress
 			}
-			w.tr.Add("C", fmt.Sprintf("[message content, %d bytes]", w.dataBytes))
+			w.tr.Add("C", fmt.Sprintf("[message content, %d bytes]", w.dataBytes-3)) // without ".\r\n"
 			w.tr.Add("C", ".")
 		case modeBDAT:
 			n := int(min(int64(len(w.in)), w.bdatLeft))

@@ -114,11 +114,30 @@ func multipartBoundary(contentType string) (string, bool) {
 	if len(ct) < len("multipart/") || !strings.EqualFold(ct[:len("multipart/")], "multipart/") {
 		return "", false
 	}
-	_, params, err := mime.ParseMediaType(ct)
-	if err != nil && err != mime.ErrInvalidMediaParameter {
-		return "", true
+	if _, params, err := mime.ParseMediaType(ct); err == nil && params["boundary"] != "" {
+		return params["boundary"], true
 	}
-	return params["boundary"], true
+	return looseBoundary(ct), true
+}
+
+// looseBoundary finds boundary=value in a Content-Type that
+// mime.ParseMediaType refuses, the way MailHog's regular expression does.
+func looseBoundary(ct string) string {
+	i := strings.Index(strings.ToLower(ct), "boundary=")
+	if i < 0 {
+		return ""
+	}
+	v := ct[i+len("boundary="):]
+	if strings.HasPrefix(v, `"`) {
+		v = v[1:]
+		if j := strings.IndexByte(v, '"'); j >= 0 {
+			return v[:j]
+		}
+	}
+	if j := strings.IndexAny(v, "; \t\r\n\""); j >= 0 {
+		v = v[:j]
+	}
+	return v
 }
 
 // bodyOffset returns where the body of raw starts: after the first empty

@@ -1,0 +1,301 @@
+package mailhog
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/mailsink/mailsink/storage"
+)
+
+// Options configure the MailHog API.
+type Options struct {
+	Logger *slog.Logger // nil: discard
+}
+
+// Paging limits, as in MailHog's getStartLimit.
+const (
+	defaultLimit = 50
+	maxLimit     = 250
+)
+
+type handler struct {
+	store *storage.Store
+	log   *slog.Logger
+}
+
+// New returns the MailHog API over store. It answers these routes and a
+// JSON 404 for anything else it is given:
+//
+//	GET    /api/v2/messages?start=&limit=
+//	GET    /api/v2/search?kind=from|to|containing&query=&start=&limit=
+//	GET    /api/v1/messages/{id}
+//	DELETE /api/v1/messages/{id}
+//	GET    /api/v1/messages/{id}/download
+//	GET    /api/v1/messages/{id}/mime/part/{index}/download
+//
+// The caller mounts it for /api/v2/ and /api/v1/messages/{id}[/...] only:
+// /api/v1/messages itself is Mailpit's, and a "/api/v1/messages/" subtree
+// pattern would redirect it here.
+func New(store *storage.Store, opts Options) http.Handler {
+	h := &handler{store: store, log: opts.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	route := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := fn(w, r); err != nil {
+				h.writeError(w, err)
+			}
+		})
+	}
+	route("GET /api/v2/messages", h.messages)
+	route("GET /api/v2/search", h.search)
+	route("GET /api/v1/messages/{id}", h.message)
+	route("DELETE /api/v1/messages/{id}", h.delete)
+	route("GET /api/v1/messages/{id}/download", h.download)
+	route("GET /api/v1/messages/{id}/mime/part/{index}/download", h.downloadPart)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody{fmt.Sprintf("no MailHog API endpoint %s %s", r.Method, r.URL.Path)})
+	})
+	return mux
+}
+
+// Messages is MailHog's v2 list and search answer.
+type Messages struct {
+	Total int       `json:"total"` // messages held (list) or matched (search)
+	Count int       `json:"count"` // len(Items)
+	Start int       `json:"start"`
+	Items []Message `json:"items"`
+}
+
+func (h *handler) messages(w http.ResponseWriter, r *http.Request) error {
+	return h.list(w, r, nil)
+}
+
+func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	query := strings.ToLower(q.Get("query"))
+	if query == "" {
+		return badRequest("parameter query is required")
+	}
+	var f storage.Filter
+	switch kind := q.Get("kind"); kind {
+	case "from":
+		f = func(m *storage.Message) bool {
+			return contains(m.Envelope.From, query) || anyContains(storage.ReadHeader(m.Raw)["From"], query)
+		}
+	case "to":
+		f = func(m *storage.Message) bool {
+			return anyContains(m.Envelope.To, query) || anyContains(storage.ReadHeader(m.Raw)["To"], query)
+		}
+	case "containing":
+		f = func(m *storage.Message) bool {
+			if contains(string(m.Raw[bodyOffset(m.Raw):]), query) {
+				return true
+			}
+			for _, vals := range storage.ReadHeader(m.Raw) {
+				if anyContains(vals, query) {
+					return true
+				}
+			}
+			return false
+		}
+	default:
+		return badRequest(fmt.Sprintf("parameter kind=%q: want from, to or containing", kind))
+	}
+	return h.list(w, r, f)
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request, f storage.Filter) error {
+	start, err := intParam(r, "start")
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(r, "limit")
+	if err != nil {
+		return err
+	}
+	switch {
+	case limit == 0:
+		limit = defaultLimit
+	case limit > maxLimit:
+		limit = maxLimit
+	}
+	p := h.store.List(f, start, limit)
+	out := Messages{Total: p.Matched, Count: len(p.Messages), Start: start, Items: make([]Message, 0, len(p.Messages))}
+	for _, m := range p.Messages {
+		out.Items = append(out.Items, messageOf(m))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// intParam reads a whole number >= 0; absent is 0.
+func intParam(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, badRequest(fmt.Sprintf("parameter %s=%q: want a whole number >= 0", name, v))
+	}
+	return n, nil
+}
+
+func (h *handler) message(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.store.Get(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, messageOf(m))
+	return nil
+}
+
+// delete answers 200 with an empty body, as MailHog does; an unknown ID is
+// a 404 (MailHog answers 500).
+func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if len(h.store.Delete(id)) == 0 {
+		return fmt.Errorf("deleting message %q: %w", id, storage.ErrNotFound)
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// download serves the message exactly as received (MailHog rebuilds it
+// from its header map, losing header order and repeated headers).
+func (h *handler) download(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.store.Get(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "message/rfc822")
+	w.Header().Set("Content-Length", strconv.Itoa(len(m.Raw)))
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": m.ID + ".eml"}))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Write(m.Raw) // an error here means the client went away: nothing to answer
+	return nil
+}
+
+// downloadPart serves part {index} (from 0) of the message's MIME.Parts,
+// base64-decoded when its Content-Transfer-Encoding is base64 and otherwise
+// as sent, as MailHog does. Unlike MailHog it copies only the part's
+// Content-Type and Content-Disposition onto the answer, not every header
+// the sender wrote.
+func (h *handler) downloadPart(w http.ResponseWriter, r *http.Request) error {
+	v := r.PathValue("index")
+	index, err := strconv.Atoi(v)
+	if err != nil || index < 0 {
+		return badRequest(fmt.Sprintf("part index %q: want a whole number >= 0", v))
+	}
+	m, err := h.store.Get(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	msg := messageOf(m)
+	if msg.MIME == nil || index >= len(msg.MIME.Parts) {
+		writeJSON(w, http.StatusNotFound, errorBody{"part not found"})
+		return nil
+	}
+	part := msg.MIME.Parts[index]
+	hdr := http.Header(part.Headers)
+	body := []byte(part.Body)
+	if strings.EqualFold(strings.TrimSpace(hdr.Get("Content-Transfer-Encoding")), "base64") {
+		if body, err = decodeBase64(body); err != nil {
+			writeJSON(w, http.StatusUnprocessableEntity, errorBody{"part is not valid base64"})
+			return nil
+		}
+	}
+	ct := hdr.Get("Content-Type")
+	if ct == "" {
+		ct = "text/plain; charset=us-ascii" // RFC 2045's default for a part
+	}
+	disp := hdr.Get("Content-Disposition")
+	if disp == "" {
+		disp = "attachment"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Disposition", disp)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Parts are attacker-controlled: never let one run as a page in our origin.
+	w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	w.Write(body) // an error here means the client went away: nothing to answer
+	return nil
+}
+
+// decodeBase64 decodes a transfer-encoded body, ignoring line breaks and
+// other whitespace and tolerating missing padding.
+func decodeBase64(b []byte) ([]byte, error) {
+	clean := bytes.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, b)
+	out, err := base64.StdEncoding.DecodeString(string(clean))
+	if err != nil {
+		out, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(string(clean), "="))
+	}
+	return out, err
+}
+
+func contains(s, lowerNeedle string) bool {
+	return strings.Contains(strings.ToLower(s), lowerNeedle)
+}
+
+func anyContains(list []string, lowerNeedle string) bool {
+	for _, s := range list {
+		if contains(s, lowerNeedle) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientError is a client mistake; its text is safe to show.
+type clientError struct{ msg string }
+
+func (e clientError) Error() string { return e.msg }
+
+func badRequest(msg string) error { return clientError{msg} }
+
+// errorBody is the JSON error answer. MailHog answers errors with an empty
+// body; mailsink says what was wrong, in the native API's shape.
+type errorBody struct {
+	Error string
+}
+
+// writeError maps err to a status: ErrNotFound 404, client mistakes 400,
+// anything else 500 without echoing internal text.
+func (h *handler) writeError(w http.ResponseWriter, err error) {
+	var ce clientError
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, errorBody{"message not found"})
+	case errors.As(err, &ce):
+		writeJSON(w, http.StatusBadRequest, errorBody{ce.msg})
+	default:
+		h.log.Error("MailHog API request failed", "err", err)
+		writeJSON(w, http.StatusInternalServerError, errorBody{"internal error"})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client went away; nothing to do
+}

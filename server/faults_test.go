@@ -1,0 +1,400 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/mailsink/mailsink/server"
+	"github.com/mailsink/mailsink/server/client"
+	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/server/sinktest"
+	"github.com/mailsink/mailsink/storage"
+)
+
+// rawConn is a line-level SMTP client for conversations the Go clients
+// cannot have (pipelining, odd commands, timeouts).
+type rawConn struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func rawDial(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+// reply reads one (possibly multi-line) reply and returns its last line.
+func (rc *rawConn) reply() string {
+	rc.t.Helper()
+	rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		line, err := rc.r.ReadString('\n')
+		if err != nil {
+			rc.t.Fatalf("reading reply: %v (got %q)", err, line)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if len(line) < 4 || line[3] != '-' {
+			return line
+		}
+	}
+}
+
+func (rc *rawConn) send(lines ...string) {
+	rc.t.Helper()
+	if _, err := rc.c.Write([]byte(strings.Join(lines, "\r\n") + "\r\n")); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+func wantPrefix(t *testing.T, got, want string) {
+	t.Helper()
+	if !strings.HasPrefix(got, want) {
+		t.Fatalf("reply %q, want %q", got, want)
+	}
+}
+
+func TestBounceRuleThenDelivery(t *testing.T) {
+	// The issue's walk-through: reject *@bounce.test at RCPT, see exactly
+	// that reply with a real client, clear the rule, deliver.
+	s := sinktest.Start(t)
+	ctx := context.Background()
+	rules, err := s.Client.AddFaults(ctx, faults.Rule{Stage: faults.Rcpt, Recipient: "*@bounce.test", Reply: "550 5.1.1 User unknown"})
+	if err != nil || len(rules) != 1 || rules[0].ID == "" {
+		t.Fatalf("AddFaults = %+v, %v", rules, err)
+	}
+	c := dial(t, s.Addr(25), nil, false)
+	if err := c.Mail("app@example.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("ok@example.test", nil); err != nil {
+		t.Fatalf("non-matching recipient refused: %v", err)
+	}
+	err = c.Rcpt("nobody@Bounce.test", nil)
+	wantCode(t, err, 550, "5.1.1")
+	if se := (*smtp.SMTPError)(nil); errors.As(err, &se) && se.Message != "User unknown" {
+		t.Fatalf("text %q", se.Message)
+	}
+	c.Quit()
+
+	if err := s.Client.ClearFaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c = dial(t, s.Addr(25), nil, false)
+	if err := send(c, "app@example.test", []string{"nobody@bounce.test"}, testMsg); err != nil {
+		t.Fatalf("after clearing: %v", err)
+	}
+	// The failed conversation is in the session list with the reply given.
+	list, err := s.Client.Sessions(ctx, client.SessionFilter{Faulted: true})
+	if err != nil || len(list.Sessions) != 1 {
+		t.Fatalf("faulted sessions = %+v, %v", list, err)
+	}
+	if !hasLine(list.Sessions[0], "S", "550 5.1.1 User unknown") || !hasLine(list.Sessions[0], "C", "RCPT TO:<nobody@Bounce.test>") {
+		t.Fatalf("transcript lacks the exchange:\n%s", dump(list.Sessions[0]))
+	}
+}
+
+func hasLine(tr *storage.Transcript, dir, text string) bool {
+	for _, l := range tr.Lines {
+		if l.Dir == dir && strings.Contains(l.Text, text) {
+			return true
+		}
+	}
+	return false
+}
+
+func dump(tr *storage.Transcript) string {
+	var b strings.Builder
+	for _, l := range tr.Lines {
+		b.WriteString(l.Dir + ": " + l.Text + "\n")
+	}
+	return b.String()
+}
+
+func TestDelayRuleTripsClientTimeout(t *testing.T) {
+	s := sinktest.Start(t)
+	ctx := context.Background()
+	if _, err := s.Client.AddFaults(ctx, faults.Rule{Stage: faults.Mail, Delay: faults.Duration(2 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	rc := rawDial(t, s.Addr(25))
+	wantPrefix(t, rc.reply(), "220")
+	rc.send("EHLO client.test")
+	wantPrefix(t, rc.reply(), "250")
+	rc.send("MAIL FROM:<a@example.test>")
+	// A client with a 1-second timeout gives up.
+	rc.c.SetReadDeadline(time.Now().Add(time.Second))
+	_, err := rc.r.ReadString('\n')
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("got %v before the 1s timeout, want a timeout", err)
+	}
+	// Patient clients get the normal reply afterwards.
+	wantPrefix(t, rc.reply(), "250")
+}
+
+func TestFaultsAtEveryStage(t *testing.T) {
+	tests := []struct {
+		rule faults.Rule
+		run  func(rc *rawConn) // starts after the greeting unless stage is connect
+	}{
+		{faults.Rule{Stage: faults.Connect, Reply: "421 4.7.0 Try again later"}, func(rc *rawConn) {
+			wantPrefix(t, rc.reply(), "421 4.7.0 Try again later")
+		}},
+		{faults.Rule{Stage: faults.Ehlo, Reply: "554 5.7.1 Go away"}, func(rc *rawConn) {
+			rc.send("EHLO client.test")
+			wantPrefix(t, rc.reply(), "554 5.7.1 Go away")
+		}},
+		{faults.Rule{Stage: faults.StartTLS, Reply: "454 4.7.0 TLS not available"}, func(rc *rawConn) {
+			rc.send("EHLO client.test")
+			rc.reply()
+			rc.send("STARTTLS")
+			wantPrefix(t, rc.reply(), "454 4.7.0 TLS not available")
+			rc.send("NOOP") // still in plaintext and usable
+			wantPrefix(t, rc.reply(), "250")
+		}},
+		{faults.Rule{Stage: faults.Auth, Reply: "454 4.7.0 Temporary authentication failure"}, func(rc *rawConn) {
+			rc.send("EHLO client.test")
+			rc.reply()
+			rc.send("AUTH PLAIN AHUAcA==")
+			wantPrefix(t, rc.reply(), "454 4.7.0 Temporary authentication failure")
+		}},
+		{faults.Rule{Stage: faults.Mail, Sender: "*@blocked.test", Reply: "553 5.7.1 Sender refused"}, func(rc *rawConn) {
+			rc.send("EHLO client.test", "MAIL FROM:<x@blocked.test>", "MAIL FROM:<x@fine.test>")
+			rc.reply()
+			wantPrefix(t, rc.reply(), "553 5.7.1 Sender refused")
+			wantPrefix(t, rc.reply(), "250")
+		}},
+		{faults.Rule{Stage: faults.Data, Reply: "451 4.3.0 Try later"}, func(rc *rawConn) {
+			rc.send("EHLO client.test", "MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA")
+			rc.reply()
+			rc.reply()
+			rc.reply()
+			wantPrefix(t, rc.reply(), "354")
+			rc.send("Subject: x", "", "body", ".")
+			wantPrefix(t, rc.reply(), "451 4.3.0 Try later")
+		}},
+		{faults.Rule{Stage: faults.Data, Drop: true}, func(rc *rawConn) {
+			rc.send("EHLO client.test", "MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA")
+			for range 3 {
+				rc.reply()
+			}
+			wantPrefix(t, rc.reply(), "354")
+			rc.send("Subject: x", "", "body")
+			rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if line, err := rc.r.ReadString('\n'); err == nil {
+				t.Fatalf("connection not dropped in DATA; got %q", line)
+			}
+		}},
+		{faults.Rule{Stage: faults.Rset, Reply: "451 4.3.0 Not now"}, func(rc *rawConn) {
+			rc.send("EHLO client.test", "RSET", "NOOP")
+			rc.reply()
+			wantPrefix(t, rc.reply(), "451 4.3.0 Not now")
+			wantPrefix(t, rc.reply(), "250")
+		}},
+		{faults.Rule{Stage: faults.Quit, Drop: true}, func(rc *rawConn) {
+			rc.send("EHLO client.test")
+			rc.reply()
+			rc.send("QUIT")
+			rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if line, err := rc.r.ReadString('\n'); err == nil {
+				t.Fatalf("QUIT answered %q, want a dropped connection", line)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.rule.Stage)+" "+tt.rule.Reply, func(t *testing.T) {
+			s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.Faults = []faults.Rule{tt.rule} }))
+			rc := rawDial(t, s.Addr(2525))
+			if tt.rule.Stage != faults.Connect {
+				wantPrefix(t, rc.reply(), "220")
+			}
+			tt.run(rc)
+			if got := s.Store.Stats().Total; got != 0 {
+				t.Fatalf("a faulted session stored %d messages", got)
+			}
+			tr := waitSessionEnd(t, s, rc)
+			if len(tr.Faults) != 1 || !strings.Contains(tr.Faults[0], string(tt.rule.Stage)) {
+				t.Fatalf("transcript faults %v:\n%s", tr.Faults, dump(tr))
+			}
+		})
+	}
+}
+
+// waitSessionEnd closes the client and returns the finished transcript,
+// waiting on the store's session-end event rather than on time.
+func waitSessionEnd(t *testing.T, s *sinktest.Sink, rc *rawConn) *storage.Transcript {
+	t.Helper()
+	sub := s.Store.Subscribe(64)
+	defer sub.Close()
+	if list := s.Store.Sessions().List(nil); len(list) == 1 && !list[0].Active {
+		return list[0]
+	}
+	rc.c.Close()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case e, ok := <-sub.C:
+			if !ok {
+				t.Fatal("subscription dropped")
+			}
+			if e.Type == storage.EventSessionEnd {
+				return e.Transcript
+			}
+		case <-timeout:
+			t.Fatal("session did not end")
+		}
+	}
+}
+
+func TestPipelinedFaultRepliesStayInOrder(t *testing.T) {
+	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) {
+		c.Faults = []faults.Rule{
+			{Stage: faults.Rcpt, Recipient: "*@bounce.test", Reply: "550 5.1.1 User unknown"},
+			{Stage: faults.Rset, Reply: "451 4.3.0 RSET refused"},
+		}
+	}))
+	rc := rawDial(t, s.Addr(25))
+	wantPrefix(t, rc.reply(), "220")
+	rc.send("EHLO client.test")
+	rc.reply()
+	// One write, as a PIPELINING client sends it.
+	rc.send("MAIL FROM:<a@example.test>", "RCPT TO:<x@bounce.test>", "RCPT TO:<y@example.test>", "RSET", "NOOP", "MAIL FROM:<a@example.test>", "RCPT TO:<y@example.test>", "DATA")
+	for i, want := range []string{"250", "550 5.1.1", "250", "451 4.3.0 RSET refused", "250", "250", "250", "354"} {
+		if got := rc.reply(); !strings.HasPrefix(got, want) {
+			t.Fatalf("reply %d = %q, want %q", i, got, want)
+		}
+	}
+	rc.send("Subject: pipelined", "", "..dot", ".")
+	wantPrefix(t, rc.reply(), "250")
+	m := onlyMessage(t, s)
+	if string(m.Raw) != "Subject: pipelined\r\n\r\n.dot\r\n" || strings.Join(m.Envelope.To, ",") != "y@example.test" {
+		t.Fatalf("captured %q to %v", m.Raw, m.Envelope.To)
+	}
+}
+
+func TestTranscripts(t *testing.T) {
+	s := sinktest.Start(t)
+	ctx := context.Background()
+
+	// 587 without STARTTLS: the 530 the client got is visible.
+	rc := rawDial(t, s.Addr(587))
+	rc.reply()
+	rc.send("EHLO app.test", "MAIL FROM:<a@example.test>")
+	rc.reply()
+	wantPrefix(t, rc.reply(), "530 5.7.0")
+	tr := waitSessionEnd(t, s, rc)
+	if !hasLine(tr, "S", "530 5.7.0 Must issue a STARTTLS command first") || tr.Helo != "app.test" || tr.Port == 0 {
+		t.Fatalf("transcript:\n%s%+v", dump(tr), tr)
+	}
+
+	// STARTTLS + AUTH + DATA: secrets masked, content elided, linked both ways.
+	c := dial(t, s.Addr(587), tlsConfig(s), false)
+	if err := c.Auth(sasl.NewPlainClient("", "secretuser", "hunter2")); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(testMsg, "Hi there.", "TOPSECRETBODY", 1)
+	if err := send(c, "a@example.test", []string{"b@example.test"}, body); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	m, err := s.Store.Latest(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.Client.Sessions(ctx, client.SessionFilter{Message: m.ID})
+	if err != nil || len(list.Sessions) != 1 {
+		t.Fatalf("sessions for message: %+v, %v", list, err)
+	}
+	tr, err = s.Client.Session(ctx, m.Delivery.SessionID)
+	if err != nil || tr.ID != list.Sessions[0].ID || len(tr.MessageIDs) != 1 || tr.MessageIDs[0] != m.ID {
+		t.Fatalf("session %s: %+v, %v", m.Delivery.SessionID, tr, err)
+	}
+	text := dump(tr)
+	for _, secret := range []string{"hunter2", "TOPSECRETBODY", "AHNlY3JldHVzZXIAaHVudGVyMg"} {
+		if strings.Contains(text, secret) {
+			t.Fatalf("transcript leaks %q:\n%s", secret, text)
+		}
+	}
+	for _, want := range []string{"C: STARTTLS", "S: 220", "TLS established", "AUTH PLAIN ****", "MAIL FROM:<a@example.test>", "captured as message " + m.ID} {
+		if !strings.Contains(text, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, text)
+		}
+	}
+	if !tr.TLS || tr.AuthUser != "secretuser" {
+		t.Errorf("facts %+v", tr)
+	}
+
+	// Implicit TLS: the whole conversation is visible in plaintext.
+	c = dial(t, s.Addr(465), tlsConfig(s), true)
+	c.Auth(sasl.NewLoginClient("u", "pw"))
+	if err := send(c, "a@example.test", []string{"c@example.test"}, testMsg); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	m, _ = s.Store.Latest(nil)
+	tr, err = s.Client.Session(ctx, m.Delivery.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = dump(tr)
+	for _, want := range []string{"C: EHLO client.test", "C: AUTH LOGIN", "C: ****", "S: 235", "C: DATA", "S: 354", "[message content, ", "S: 250 2.0.0 OK: queued", "C: QUIT", "S: 221"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("implicit TLS transcript lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestChaosMailpitShape(t *testing.T) {
+	s := sinktest.Start(t)
+	req := `{"Recipient":{"ErrorCode":451,"Probability":100}}`
+	resp := httpDo(t, "PUT", s.URL+"/api/v1/chaos", req)
+	if !strings.Contains(resp, `"Recipient":{"ErrorCode":451,"Probability":100}`) || !strings.Contains(resp, `"Sender":{"ErrorCode":451,"Probability":0}`) {
+		t.Fatalf("PUT chaos answered %s", resp)
+	}
+	c := dial(t, s.Addr(25), nil, false)
+	c.Mail("a@example.test", nil)
+	err := c.Rcpt("b@example.test", nil)
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 451 || se.Message != "Chaos recipient error" {
+		t.Fatalf("RCPT with 100%% chaos: %v", err)
+	}
+	httpDo(t, "PUT", s.URL+"/api/v1/chaos", `{}`) // resets every trigger
+	if rules, _ := s.Client.Faults(context.Background()); len(rules) != 0 {
+		t.Fatalf("rules after reset: %+v", rules)
+	}
+}
+
+// httpDo sends a request with a JSON body and returns the answer's body.
+func httpDo(t *testing.T, method, url, body string) string {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, data)
+	}
+	return string(data)
+}
