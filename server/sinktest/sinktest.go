@@ -9,6 +9,7 @@ package sinktest
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,7 @@ type Sink struct {
 	Server *server.Server // the whole server
 	Certs  *x509.CertPool // trusts the sink's TLS certificate
 	roles  map[int]string // default port (25, 587, 465, 2525) -> bound address
+	cancel context.CancelFunc
 }
 
 // Option adjusts the configuration before the sink starts.
@@ -39,10 +41,30 @@ type Option func(*server.Config)
 func WithConfig(f func(*server.Config)) Option { return Option(f) }
 
 // Start runs a sink with the default four listeners (25, 587, 465, 2525
-// semantics) on ephemeral ports. It fails the test if the sink cannot start
-// and stops it when the test ends.
+// semantics) on ephemeral loopback ports. It fails the test if the sink
+// cannot start, logs through tb, and stops the sink when the test ends.
 func Start(tb testing.TB, opts ...Option) *Sink {
 	tb.Helper()
+	log := slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := start(log, opts)
+	if err != nil {
+		tb.Fatalf("sinktest: starting mailsink: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Logf("sinktest: %v", err)
+		}
+	})
+	return s
+}
+
+// New runs a sink like Start, for use outside a test function (examples,
+// TestMain); the caller must Close it.
+func New(opts ...Option) (*Sink, error) {
+	return start(slog.New(slog.DiscardHandler), opts)
+}
+
+func start(log *slog.Logger, opts []Option) (*Sink, error) {
 	cfg := server.DefaultConfig()
 	cfg.Bind = "127.0.0.1"
 	cfg.HTTPPort = 0
@@ -57,14 +79,13 @@ func Start(tb testing.TB, opts ...Option) *Sink {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv := server.New(cfg, nil, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := srv.Start(ctx); err != nil {
 		cancel()
-		tb.Fatalf("sinktest: starting mailsink: %v", err)
+		return nil, err
 	}
-	s := &Sink{URL: srv.URL(), Store: srv.Store(), Server: srv, Certs: x509.NewCertPool(), roles: map[int]string{}}
+	s := &Sink{URL: srv.URL(), Store: srv.Store(), Server: srv, Certs: x509.NewCertPool(), roles: map[int]string{}, cancel: cancel}
 	s.Certs.AppendCertsFromPEM(srv.CertificatePEM())
 	s.Client = client.New(s.URL)
 	sameListeners := slices.Equal(cfg.Listeners, defaults)
@@ -74,15 +95,19 @@ func Start(tb testing.TB, opts ...Option) *Sink {
 		}
 		s.roles[l.Config.Port] = l.Addr.String()
 	}
-	tb.Cleanup(func() {
-		defer cancel()
-		shut, done := context.WithTimeout(context.Background(), 5*time.Second)
-		defer done()
-		if err := srv.Shutdown(shut); err != nil {
-			tb.Logf("sinktest: shutdown: %v (connections were still open)", err)
-		}
-	})
-	return s
+	return s, nil
+}
+
+// Close stops the sink, giving open SMTP sessions five seconds to finish;
+// the error names what was still open.
+func (s *Sink) Close() error {
+	defer s.cancel()
+	ctx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	if err := s.Server.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w (connections were still open)", err)
+	}
+	return nil
 }
 
 // Addr returns the address of the listener that plays the given default
@@ -107,4 +132,10 @@ type tbWriter struct{ tb testing.TB }
 func (w tbWriter) Write(p []byte) (int, error) {
 	w.tb.Log(string(p))
 	return len(p), nil
+}
+
+// TLSConfig trusts the sink's certificate, for clients that STARTTLS (as
+// net/smtp.SendMail does whenever it is offered).
+func (s *Sink) TLSConfig() *tls.Config {
+	return &tls.Config{RootCAs: s.Certs, ServerName: "localhost"}
 }
