@@ -2,6 +2,7 @@ package server
 
 import (
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -110,6 +111,19 @@ func TestUsageListsEveryVariable(t *testing.T) {
 	for _, v := range EnvVars() {
 		if !strings.Contains(b.String(), v) {
 			t.Errorf("usage lacks %s", v)
+		}
+	}
+}
+
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings() {
+		row := "| `--" + s.flag + "`"
+		if !strings.Contains(string(readme), row) || !strings.Contains(string(readme), s.env) {
+			t.Errorf("README's configuration table lacks %s / %s", row, s.env)
 		}
 	}
 }
