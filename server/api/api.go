@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -85,6 +86,7 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /api/v1/session/{id}", a.getSession)
 	h("GET /api/v1/sessions/{id}", a.getSession)
 	h("GET /api/v1/tls/certificate", a.certificate)
+	h("GET /api/v1/openapi.json", a.openapi)
 	h("GET /livez", ok)
 	h("GET /readyz", ok)
 	h("/api/", func(w http.ResponseWriter, r *http.Request) error {
@@ -95,6 +97,18 @@ func New(store *storage.Store, opts Options) *API {
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// openapiDoc describes every route above and MailHog's; server/openapi_test.go
+// checks real answers against it.
+//
+//go:embed openapi.json
+var openapiDoc string
+
+func (a *API) openapi(w http.ResponseWriter, _ *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := io.WriteString(w, openapiDoc)
+	return err
+}
 
 func ok(w http.ResponseWriter, _ *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -16,12 +16,13 @@ import (
 )
 
 var (
-	errTLSRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
-	errAuthNeeded  = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
-	errAuthInvalid = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
-	errStoreFull   = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big for the store"}
-	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
-	errDropped     = errors.New("connection dropped by fault rule")
+	errTLSRequired     = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
+	errAuthNeeded      = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	errAuthInvalid     = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
+	errStoreFull       = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big for the store"}
+	errLineTooLong     = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
+	errDropped         = errors.New("connection dropped by fault rule")
+	errTooManyCommands = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many commands in one session, closing"}
 )
 
 type backend struct{ l *Listener }
@@ -33,6 +34,9 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		v, cs := tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
 		s.wire.tr.Add("*", fmt.Sprintf("TLS established: %s, %s", v, cs))
 		s.wire.tr.Update(func(t *storage.Transcript) { t.TLS, t.TLSVersion, t.TLSCipher = true, v, cs })
+		if err := s.overLimit(); err != nil {
+			return nil, err
+		}
 		s.trace("EHLO "+c.Hostname(), nil, "250 Hello "+c.Hostname())
 	}
 	return s, nil
@@ -71,6 +75,21 @@ func (s *session) tlsState() (tls.ConnectionState, bool) {
 		return s.wire.implicitTLS()
 	}
 	return tls.ConnectionState{}, false
+}
+
+// overLimit counts a command the wire could not see (inside STARTTLS) and
+// reports whether the session is past the command limit. Commands go-smtp
+// answers itself there (NOOP, RSET, VRFY) are not counted.
+func (s *session) overLimit() error {
+	if s.wire == nil || !s.wire.opaque.Load() {
+		return nil // counted by the wire
+	}
+	s.wire.commands++
+	if max := s.l.opts.MaxCommands; max > 0 && s.wire.commands > max {
+		s.wire.closeAfter.Store(true)
+		return errTooManyCommands
+	}
+	return nil
 }
 
 // trace records a command and its reply when the wire cannot see them
@@ -198,6 +217,9 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) mail(from string) error {
+	if err := s.overLimit(); err != nil {
+		return err
+	}
 	if s.needsTLS() {
 		return errTLSRequired
 	}
@@ -216,7 +238,10 @@ func (s *session) mail(from string) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	err := s.fault(faults.Event{Stage: faults.Rcpt, Sender: s.from, Recipients: []string{to}})
+	err := s.overLimit()
+	if err == nil {
+		err = s.fault(faults.Event{Stage: faults.Rcpt, Sender: s.from, Recipients: []string{to}})
+	}
 	s.trace("RCPT TO:<"+to+">", err, "250 2.0.0 OK")
 	if err != nil {
 		return err
