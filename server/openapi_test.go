@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -109,6 +110,48 @@ type apiChecker struct {
 	base   string
 	router routers.Router
 	seen   map[string]bool // "METHOD /path STATUS"
+	known  []*deviation
+}
+
+// deviation is a known product bug: answers differ from the document, which
+// states the intended contract. Matching schema errors are logged, not
+// failed, and each deviation must still occur: once the bug is fixed the
+// test fails until the entry is removed.
+type deviation struct {
+	bug  string
+	errs *regexp.Regexp // matches "/json/pointer: reason"
+	hits int
+}
+
+// unexplained returns the schema errors in err that no known deviation
+// explains, one per line; "" when there are none.
+func (ck *apiChecker) unexplained(err error) string {
+	var list []error
+	var re *openapi3filter.ResponseError
+	var me openapi3.MultiError
+	if errors.As(err, &re) && errors.As(re.Err, &me) {
+		list = me
+	} else {
+		return err.Error()
+	}
+	var out []string
+next:
+	for _, e := range list {
+		var se *openapi3.SchemaError
+		if !errors.As(e, &se) {
+			out = append(out, e.Error())
+			continue
+		}
+		msg := "/" + strings.Join(se.JSONPointer(), "/") + ": " + se.Reason
+		for _, d := range ck.known {
+			if d.errs.MatchString(msg) {
+				d.hits++
+				continue next
+			}
+		}
+		out = append(out, msg)
+	}
+	return strings.Join(out, "\n")
 }
 
 type apiCall struct {
@@ -182,7 +225,9 @@ func (ck *apiChecker) do(c apiCall) []byte {
 	rin := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header, Options: opts}
 	rin.SetBodyBytes(data)
 	if err := openapi3filter.ValidateResponse(t.Context(), rin); err != nil {
-		t.Errorf("%s: the answer (%d) does not match the document: %v\nbody: %s", name, resp.StatusCode, err, short)
+		if msg := ck.unexplained(err); msg != "" {
+			t.Errorf("%s: the answer (%d) does not match the document:\n%s\nbody: %s", name, resp.StatusCode, msg, short)
+		}
 	}
 	if r := route.Operation.Responses.Status(resp.StatusCode); r != nil && r.Value != nil && len(r.Value.Content) == 0 && len(data) > 0 {
 		t.Errorf("%s: the document says %d has no body, got %q", name, resp.StatusCode, short)
@@ -234,7 +279,7 @@ func sendMail(t *testing.T, s *sinktest.Sink, raw []byte, rcpts []string, auth b
 func TestOpenAPIRealAnswers(t *testing.T) {
 	s := sinktest.Start(t)
 	doc, router := loadOpenAPI(t, s)
-	ck := &apiChecker{t: t, base: s.URL, router: router, seen: map[string]bool{}}
+	ck := &apiChecker{t: t, base: s.URL, router: router, seen: map[string]bool{}, known: nil}
 
 	files, err := filepath.Glob("../testdata/mail/*.eml")
 	if err != nil || len(files) < 15 {
@@ -272,7 +317,9 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		ck.do(apiCall{method: "GET", path: "/api/v1/message/" + id + "/raw", status: 200})
 		ck.do(apiCall{method: "GET", path: "/api/v1/message/" + id + "/headers", status: 200})
 
-		var mh struct{ MIME *struct{ Parts []json.RawMessage } }
+		var mh struct {
+			MIME *struct{ Parts []json.RawMessage }
+		}
 		if err := json.Unmarshal(ck.do(apiCall{method: "GET", path: "/api/v1/messages/" + id, status: 200}), &mh); err != nil {
 			t.Errorf("%s: %v", file, err)
 		}
@@ -416,6 +463,13 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 	t.Cleanup(bare.Close)
 	(&apiChecker{t: t, base: bare.URL, router: router, seen: ck.seen}).do(apiCall{method: "GET", path: "/api/v1/tls/certificate", status: 404})
 
+	for _, d := range ck.known {
+		if d.hits == 0 {
+			t.Errorf("known deviation no longer seen, remove it from the test: %s", d.bug)
+		} else {
+			t.Logf("known product bug, %d schema errors: %s", d.hits, d.bug)
+		}
+	}
 	for _, op := range documentedOperations(doc) {
 		method, path, _ := strings.Cut(op, " ")
 		for status := range doc.Paths.Value(path).GetOperation(method).Responses.Map() {

@@ -125,9 +125,10 @@ func (lt *LiveTranscript) End() {
 
 func snapshot(t *Transcript) *Transcript {
 	c := *t
-	c.Lines = slices.Clone(t.Lines)
-	c.MessageIDs = slices.Clone(t.MessageIDs)
-	c.Faults = slices.Clone(t.Faults)
+	// Empty lists stay lists ([] in JSON, never null).
+	c.Lines = append([]TranscriptLine{}, t.Lines...)
+	c.MessageIDs = append([]string{}, t.MessageIDs...)
+	c.Faults = append([]string{}, t.Faults...)
 	return &c
 }
 
