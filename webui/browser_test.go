@@ -252,7 +252,16 @@ func TestBrowserInbox(t *testing.T) {
 
 	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
+		step, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if err := chromedp.Do(step, actions...); err != nil {
+			if shots != "" {
+				c, cancel := context.WithTimeout(ctx, 5*time.Second)
+				if png, err := chromedp.Run(c, chromedp.CaptureScreenshot()); err == nil {
+					_ = os.WriteFile(filepath.Join(shots, "failure.png"), png, 0o644)
+				}
+				cancel()
+			}
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
@@ -267,6 +276,13 @@ func TestBrowserInbox(t *testing.T) {
 	poll := func(expr string) chromedp.Action[chromedp.Void] {
 		var ok bool
 		return store(&ok, chromedp.Poll[bool](expr))
+	}
+	// open clicks a message's row and waits until the view shows it.
+	open := func(id string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(chromedp.Click(rowSel(id)), poll(fmt.Sprintf(`document.getElementById('message').dataset.id === %q`, id)))
+	}
+	tab := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.tab[data-tab=%q]`, name)))
 	}
 	shot := func(name string) {
 		t.Helper()
@@ -302,7 +318,7 @@ func TestBrowserInbox(t *testing.T) {
 	shot("inbox")
 
 	// Open it: the HTML renders in the sandboxed frame, and no script runs.
-	do("open the hostile message", chromedp.Click(rowSel(hostile.ID)), chromedp.WaitVisible(frameSel(hostile.ID)))
+	do("open the hostile message", open(hostile.ID), chromedp.WaitVisible(frameSel(hostile.ID)))
 	var sandbox chromedp.AttributeResult
 	do("iframe attributes", store(&sandbox, chromedp.AttributeValue(frameSel(hostile.ID), "sandbox")))
 	if sandbox.Value != "allow-popups allow-popups-to-escape-sandbox" {
@@ -328,7 +344,7 @@ func TestBrowserInbox(t *testing.T) {
 	// The marker message tries harder; the marker server must hear nothing.
 	mkMsg := addAs(t, s.Store, hostileMail(mk.srv.URL), 2525, false, "")
 	within(time.Second, "marker message appears", chromedp.WaitVisible(rowSel(mkMsg.ID)))
-	do("open the marker message", chromedp.Click(rowSel(mkMsg.ID)), chromedp.WaitVisible(frameSel(mkMsg.ID)))
+	do("open the marker message", open(mkMsg.ID), chromedp.WaitVisible(frameSel(mkMsg.ID)))
 	if err := inFrame(ctx, w, mkMsg.ID,
 		chromedp.WaitVisible(chromedp.CSS(`#hello`)),
 		chromedp.Click(chromedp.CSS(`#jslink`)),
@@ -343,9 +359,9 @@ func TestBrowserInbox(t *testing.T) {
 	// Tabs: Delivery shows the session facts, Source the raw message.
 	var delivery, source string
 	do("delivery and source tabs",
-		chromedp.Click(chromedp.CSS(`button.tab[data-tab="delivery"]`)),
+		tab("delivery"),
 		store(&delivery, chromedp.Text(chromedp.CSS(`dl.delivery`))),
-		chromedp.Click(chromedp.CSS(`button.tab[data-tab="source"]`)),
+		tab("source"),
 		store(&source, chromedp.TextContent(chromedp.CSS(`pre.source`))),
 	)
 	for _, want := range []string{"smtp-2525", "port 2525", "bounce@app.example.test", "audit@example.test", "app.example.test", "127.0.0.1:53211"} {
@@ -359,10 +375,7 @@ func TestBrowserInbox(t *testing.T) {
 
 	// Inline cid: images load in the frame through the part endpoint.
 	do("open the related message",
-		chromedp.Click(rowSel(related.ID)),
-		chromedp.WaitVisible(chromedp.CSS(`button.tab[data-tab="html"]`)),
-		chromedp.Click(chromedp.CSS(`button.tab[data-tab="html"]`)),
-		chromedp.WaitVisible(frameSel(related.ID)),
+		open(related.ID), tab("html"), chromedp.WaitVisible(frameSel(related.ID)),
 	)
 	var imgWidth int
 	if err := inFrame(ctx, w, related.ID,
@@ -386,7 +399,7 @@ func TestBrowserInbox(t *testing.T) {
 	within(2*time.Second, "keyboard delete removes the row", chromedp.WaitNotPresent(rowSel(mkMsg.ID)))
 
 	// Delete the hostile message with the button; it leaves the list.
-	do("delete", chromedp.Click(rowSel(hostile.ID)), chromedp.WaitVisible(chromedp.CSS(`#delete-one`)), chromedp.Click(chromedp.CSS(`#delete-one`)))
+	do("delete", open(hostile.ID), chromedp.Click(chromedp.ID(`delete-one`)))
 	within(2*time.Second, "deleted message leaves the list", chromedp.WaitNotPresent(rowSel(hostile.ID)))
 	for _, id := range []string{hostile.ID, mkMsg.ID} {
 		if _, err := s.Store.Get(id); !errors.Is(err, storage.ErrNotFound) {
@@ -422,16 +435,15 @@ func TestBrowserInbox(t *testing.T) {
 				return err
 			})
 		}
-		do("attachments", chromedp.Click(rowSel(nested.ID)), chromedp.WaitVisible(frameSel(nested.ID)),
-			chromedp.Click(chromedp.CSS(`button.tab[data-tab="attachments"]`)), chromedp.WaitVisible(chromedp.CSS(`ul.parts`)))
+		do("attachments", open(nested.ID), tab("attachments"), chromedp.WaitVisible(chromedp.CSS(`ul.parts`)))
 		shot("attachments")
-		do("delivery", chromedp.Click(chromedp.CSS(`button.tab[data-tab="delivery"]`)), chromedp.WaitVisible(chromedp.CSS(`dl.delivery`)))
+		do("delivery", tab("delivery"), chromedp.WaitVisible(chromedp.CSS(`dl.delivery`)))
 		shot("delivery")
-		do("dark", media("dark"), chromedp.Click(rowSel(related.ID)), chromedp.WaitVisible(frameSel(related.ID)))
+		do("dark", media("dark"), open(related.ID), tab("html"), chromedp.WaitVisible(frameSel(related.ID)))
 		shot("dark")
 		do("narrow", chromedp.EmulateViewport(360, 740), media("light"), chromedp.Click(chromedp.CSS(`#back`)), chromedp.WaitVisible(chromedp.CSS(`#list`)))
 		shot("narrow-list")
-		do("narrow message", chromedp.Click(rowSel(related.ID)), chromedp.WaitVisible(frameSel(related.ID)))
+		do("narrow message", open(related.ID), chromedp.WaitVisible(frameSel(related.ID)))
 		shot("narrow-message")
 	}
 

@@ -307,6 +307,7 @@ function closeMessage(note) {
   state.open = null;
   state.openMsg = null;
   $('message').hidden = true;
+  delete $('message').dataset.id;
   $('tab-body').replaceChildren();
   $('placeholder').hidden = false;
   $('layout').classList.remove('show-message');
@@ -318,6 +319,7 @@ function renderMessage() {
   const m = state.openMsg;
   $('placeholder').hidden = true;
   $('message').hidden = false;
+  $('message').dataset.id = m.ID;
   $('m-subject').textContent = m.Subject || '(no subject)';
   $('download-raw').setAttribute('href', `${api.rawURL(m.ID)}?dl=1`);
   $('download-raw').setAttribute('download', `${m.ID}.eml`);
