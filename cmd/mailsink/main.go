@@ -20,10 +20,15 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// run is the whole program; it returns the exit code. It serves until ctx
+// is done (SIGINT or SIGTERM in main).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(getenv, stderr)
 	}
@@ -41,8 +46,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	srv := server.New(cfg, nil, log)
 	if err := srv.Start(ctx); err != nil {
 		fmt.Fprintln(stderr, "mailsink:", err)
@@ -59,7 +62,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "mailsink:", err)
 		code = 1
 	}
-	stop()
 	log.Info("shutting down; sessions in progress get 10s to finish")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

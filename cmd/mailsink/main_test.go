@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func noEnv(string) string { return "" }
+
+func TestBusyChosenPortIsAnError(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	var stderr syncBuffer
+	code := run(context.Background(), []string{"--http", "0", "--smtp", strconv.Itoa(port) + ":none:off"}, noEnv, io.Discard, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), "address already in use") || !strings.Contains(stderr.String(), strconv.Itoa(port)) {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func TestRunPrintsBannerAndStopsCleanly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--http", "0", "--smtp", "0:starttls:optional,0:implicit:required"}, noEnv, &stdout, &stderr)
+	}()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(stdout.String(), "Web inbox and API: http://127.0.0.1:") {
+		select {
+		case code := <-done:
+			t.Fatalf("exited %d early: %s", code, stderr.String())
+		case <-deadline:
+			t.Fatalf("no banner: %q", stdout.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "TLS starttls          AUTH optional") || !strings.Contains(out, "TLS implicit          AUTH required") {
+		t.Errorf("banner lacks a line per listener:\n%s", out)
+	}
+	cancel() // what SIGTERM does in main
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d after shutdown: %s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("did not shut down")
+	}
+}
+
+func TestBadConfigurationExits2(t *testing.T) {
+	var stderr syncBuffer
+	env := func(k string) string {
+		if k == "MAILSINK_SMTP" {
+			return "25:tls"
+		}
+		return ""
+	}
+	if code := run(context.Background(), nil, env, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "MAILSINK_SMTP") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
