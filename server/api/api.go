@@ -64,10 +64,10 @@ func New(store *storage.Store, opts Options) *API {
 			}
 		})
 	}
-	h("GET /api/v1/messages", a.listMessages)
+	h("GET /api/v1/messages", a.listing(false))
 	h("PUT /api/v1/messages", a.setRead)
 	h("DELETE /api/v1/messages", a.deleteMessages)
-	h("GET /api/v1/search", a.search)
+	h("GET /api/v1/search", a.listing(true))
 	h("DELETE /api/v1/search", a.deleteSearch)
 	h("GET /api/v1/message/{id}", a.getMessage)
 	h("GET /api/v1/message/{id}/raw", a.getRaw)
@@ -164,17 +164,21 @@ func (a *API) page(r *http.Request, f storage.Filter) (MessagesSummary, error) {
 	return out, nil
 }
 
-func (a *API) listMessages(w http.ResponseWriter, r *http.Request) error {
-	f, err := a.queryFilter(r, false)
-	if err != nil {
-		return err
+// listing serves a page of messages matching the query parameter, which
+// search requires and the plain list takes as an option.
+func (a *API) listing(queryRequired bool) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		f, err := a.queryFilter(r, queryRequired)
+		if err != nil {
+			return err
+		}
+		out, err := a.page(r, f)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	}
-	out, err := a.page(r, f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
 }
 
 // queryFilter compiles the "query" parameter; required says a missing one
@@ -198,19 +202,6 @@ func (a *API) queryFilter(r *http.Request, required bool) (storage.Filter, error
 		return nil, errBadRequest(qe.Error())
 	}
 	return f, err
-}
-
-func (a *API) search(w http.ResponseWriter, r *http.Request) error {
-	f, err := a.queryFilter(r, true)
-	if err != nil {
-		return err
-	}
-	out, err := a.page(r, f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
 }
 
 func (a *API) deleteSearch(w http.ResponseWriter, r *http.Request) error {

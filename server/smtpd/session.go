@@ -118,6 +118,12 @@ func (s *session) fault(e faults.Event) error {
 	if !ok {
 		return nil
 	}
+	return s.apply(r)
+}
+
+// apply records a fired rule, waits its delay, and returns its reply as an
+// SMTP error (nil for a delay-only rule); a drop closes the connection.
+func (s *session) apply(r faults.Rule) error {
 	if s.wire != nil {
 		s.wire.fault(r)
 		r.Wait(s.wire.done)
@@ -257,7 +263,7 @@ func (s *session) Data(r io.Reader) error {
 }
 
 func (s *session) data(r io.Reader) error {
-	ev := faults.Event{Stage: faults.Data, Sender: s.from, Recipients: s.to}
+	ev := faults.Event{Stage: faults.Data, Port: s.l.cfg.Port, Sender: s.from, Recipients: s.to}
 	rule, fire := s.l.opts.Faults.Fire(ev)
 	if fire && rule.Drop { // in the middle of DATA: take some, then hang up
 		io.CopyN(io.Discard, r, 1)
@@ -279,15 +285,8 @@ func (s *session) data(r io.Reader) error {
 		return fmt.Errorf("reading message data: %w", err)
 	}
 	if fire { // the reply after the message: nothing is stored
-		if s.wire != nil {
-			s.wire.fault(rule)
-			rule.Wait(s.wire.done)
-		}
-		if rep, ok := rule.ParsedReply(); ok {
-			if rep.Code == 421 && s.wire != nil {
-				s.wire.closeAfter.Store(true)
-			}
-			return &smtp.SMTPError{Code: rep.Code, EnhancedCode: smtp.EnhancedCode(rep.Enhanced), Message: rep.Text}
+		if err := s.apply(rule); err != nil {
+			return err
 		}
 	}
 	raw := buf.Bytes()
