@@ -96,3 +96,27 @@ func TestManyWaitersAreWokenTogether(t *testing.T) {
 		}
 	}
 }
+
+func TestTestsAreIsolatedByRecipient(t *testing.T) {
+	s := sinktest.Start(t)
+	ctx := context.Background()
+	for _, rcpt := range []string{"alice+t1@example.test", "alice+t2@example.test", "alice+t2@example.test"} {
+		deliver(t, s, "app@example.test", []string{rcpt}, testMsg)
+	}
+	// Test 1 asserts and cleans up only its own mail...
+	got, err := s.Client.Wait(ctx, "to:alice+t1@example.test", 1, 5*time.Second)
+	if err != nil || got.MessagesCount != 1 || got.Messages[0].Envelope.To[0] != "alice+t1@example.test" {
+		t.Fatalf("t1 wait: %+v, %v", got, err)
+	}
+	if err := s.Client.DeleteSearch(ctx, "to:alice+t1@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	// ...while test 2's mail is all still there for it.
+	got, err = s.Client.Wait(ctx, "to:alice+t2@example.test", 2, 5*time.Second)
+	if err != nil || got.MessagesCount != 2 {
+		t.Fatalf("t2 after t1's cleanup: %+v, %v", got, err)
+	}
+	if all, _ := s.Client.List(ctx, 0, 10); all.Total != 2 {
+		t.Fatalf("%d messages left, want t2's 2", all.Total)
+	}
+}
