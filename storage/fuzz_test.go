@@ -1,0 +1,65 @@
+package storage
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// FuzzMessage feeds arbitrary bytes through everything the store does with
+// a captured message: header summary, full parse, details, summary JSON.
+// Nothing may panic, and the raw bytes must come back unchanged.
+func FuzzMessage(f *testing.F) {
+	files, _ := filepath.Glob("../testdata/mail/*.eml")
+	hostile, _ := filepath.Glob("../testdata/hostile/*.eml")
+	for _, file := range append(files, hostile...) {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(""))
+	f.Add([]byte("Subject: =?x?Q?\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s := New(Limits{MaxMessages: 2})
+		keep := append([]byte(nil), raw...)
+		m, err := s.Add(keep, Envelope{From: "a@example.test", To: []string{"b@example.test"}}, Delivery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := m.Summary()
+		if _, err := json.Marshal(sum); err != nil {
+			t.Fatalf("summary does not encode: %v", err)
+		}
+		p := m.Parse()
+		if _, err := json.Marshal(p); err != nil {
+			t.Fatalf("parsed view does not encode: %v", err)
+		}
+		if string(m.Raw) != string(raw) {
+			t.Fatal("raw bytes changed")
+		}
+	})
+}
+
+// FuzzParseQuery: any query string either compiles or is a QueryError,
+// and a compiled filter runs on a real message without panicking.
+func FuzzParseQuery(f *testing.F) {
+	for _, q := range []string{"", "to:a", `subject:"x y" -is:read`, "before:2026-01-01 larger:2kb", "!has:attachment port:25", `"`, "from:", "after:10m auth:x"} {
+		f.Add(q)
+	}
+	s := New(Limits{})
+	m, _ := s.Add([]byte("From: a@b.test\r\nSubject: hi\r\n\r\nbody\r\n"), Envelope{To: []string{"c@d.test"}}, Delivery{Port: 25})
+	f.Fuzz(func(t *testing.T, q string) {
+		filter, err := ParseQuery(q, time.Now(), time.UTC)
+		if err != nil {
+			if _, ok := err.(*QueryError); !ok {
+				t.Fatalf("error %T %v is not a QueryError", err, err)
+			}
+			return
+		}
+		if filter != nil {
+			filter(m)
+		}
+	})
+}
