@@ -9,8 +9,9 @@ import (
 
 // sink is a running mailsink as the browser test needs it.
 type sink struct {
-	URL   string         // base URL: the inbox at /, the API at /api/v1/
-	Store *storage.Store // where test messages are added
+	URL   string                // base URL: the inbox at /, the API at /api/v1/
+	Store *storage.Store        // where test messages are added
+	Addr  func(port int) string // SMTP address of the listener playing port 25, 587, 465 or 2525
 }
 
 // startSink runs the real product (SMTP listeners, API and inbox) in
@@ -18,5 +19,5 @@ type sink struct {
 func startSink(t *testing.T) *sink {
 	t.Helper()
 	s := sinktest.Start(t)
-	return &sink{URL: s.URL, Store: s.Store}
+	return &sink{URL: s.URL, Store: s.Store, Addr: s.Addr}
 }

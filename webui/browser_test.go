@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -226,6 +229,74 @@ func store[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// driver runs steps in the page, each with a timeout, and takes screenshots
+// into shots ($MAILSINK_SCREENSHOTS) when set.
+type driver struct {
+	t     *testing.T
+	ctx   context.Context
+	shots string
+}
+
+// do runs a step; on failure it saves failure.png and fails the test.
+func (d *driver) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	step, cancel := context.WithTimeout(d.ctx, 15*time.Second)
+	defer cancel()
+	if err := chromedp.Do(step, actions...); err != nil {
+		if d.shots != "" {
+			c, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+			if png, err := chromedp.Run(c, chromedp.CaptureScreenshot()); err == nil {
+				_ = os.WriteFile(filepath.Join(d.shots, "failure.png"), png, 0o644)
+			}
+			cancel()
+		}
+		d.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// within runs a step that must finish within dur.
+func (d *driver) within(dur time.Duration, what string, actions ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	c, cancel := context.WithTimeout(d.ctx, dur)
+	defer cancel()
+	if err := chromedp.Do(c, actions...); err != nil {
+		d.t.Fatalf("%s (within %v): %v", what, dur, err)
+	}
+}
+
+func (d *driver) shot(name string) {
+	d.t.Helper()
+	if d.shots == "" {
+		return
+	}
+	png, err := chromedp.Run(d.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		d.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(d.shots, 0o755); err != nil {
+		d.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d.shots, name+".png"), png, 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// poll waits until the JavaScript expression is true.
+func poll(expr string) chromedp.Action[chromedp.Void] {
+	var ok bool
+	return store(&ok, chromedp.Poll[bool](expr))
+}
+
+// media emulates prefers-color-scheme: "light" or "dark".
+func media(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	})
+}
+
 func TestBrowserInbox(t *testing.T) {
 	ctx := browser(t)
 	s := startSink(t)
@@ -250,55 +321,14 @@ func TestBrowserInbox(t *testing.T) {
 	addAs(t, s.Store, mail("16-cc-replyto-bcc.eml"), 2525, false, "")
 	nested := addAs(t, s.Store, mail("20-nested-rfc2231.eml"), 587, true, "reports")
 
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		step, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		if err := chromedp.Do(step, actions...); err != nil {
-			if shots != "" {
-				c, cancel := context.WithTimeout(ctx, 5*time.Second)
-				if png, err := chromedp.Run(c, chromedp.CaptureScreenshot()); err == nil {
-					_ = os.WriteFile(filepath.Join(shots, "failure.png"), png, 0o644)
-				}
-				cancel()
-			}
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	within := func(d time.Duration, what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		c, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		if err := chromedp.Do(c, actions...); err != nil {
-			t.Fatalf("%s (within %v): %v", what, d, err)
-		}
-	}
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		var ok bool
-		return store(&ok, chromedp.Poll[bool](expr))
-	}
+	d := &driver{t: t, ctx: ctx, shots: shots}
+	do, within, shot := d.do, d.within, d.shot
 	// open clicks a message's row and waits until the view shows it.
 	open := func(id string) chromedp.Action[chromedp.Void] {
 		return chromedp.Steps(chromedp.Click(rowSel(id)), poll(fmt.Sprintf(`document.getElementById('message').dataset.id === %q`, id)))
 	}
 	tab := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.tab[data-tab=%q]`, name)))
-	}
-	shot := func(name string) {
-		t.Helper()
-		if shots == "" {
-			return
-		}
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.MkdirAll(shots, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 
 	do("open the inbox", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#live.up`)))
@@ -427,14 +457,6 @@ func TestBrowserInbox(t *testing.T) {
 
 	// The dark scheme and a phone-sized screen, for the screenshots.
 	if shots != "" {
-		media := func(scheme string) chromedp.Action[chromedp.Void] {
-			return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-				_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-				})
-				return err
-			})
-		}
 		do("attachments", open(nested.ID), tab("attachments"), chromedp.WaitVisible(chromedp.CSS(`ul.parts`)))
 		shot("attachments")
 		do("delivery", tab("delivery"), chromedp.WaitVisible(chromedp.CSS(`dl.delivery`)))
@@ -485,4 +507,153 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// smtpSession runs a conversation over real SMTP and returns the ID of its
+// transcript. steps alternate a command and the reply code it must get.
+func smtpSession(t *testing.T, s *sink, port int, steps ...any) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", s.Addr(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	tc := textproto.NewConn(conn)
+	if _, _, err := tc.ReadResponse(220); err != nil {
+		t.Fatalf("greeting: %v", err)
+	}
+	for i := 0; i+1 < len(steps); i += 2 {
+		cmd, code := steps[i].(string), steps[i+1].(int)
+		if err := tc.PrintfLine("%s", cmd); err != nil {
+			t.Fatal(err)
+		}
+		if _, msg, err := tc.ReadResponse(code); err != nil {
+			t.Fatalf("%s: %v (%s)", cmd, err, msg)
+		}
+	}
+	local := conn.LocalAddr().String()
+	list := s.Store.Sessions().List(func(tr *storage.Transcript) bool { return tr.ClientAddr == local })
+	if len(list) != 1 {
+		t.Fatalf("%d transcripts from %s, want 1", len(list), local)
+	}
+	return list[0].ID
+}
+
+func TestBrowserSessions(t *testing.T) {
+	ctx := browser(t)
+	s := startSink(t)
+	shots := os.Getenv("MAILSINK_SCREENSHOTS")
+	w := &watcher{t: t, ctx: ctx}
+	if err := chromedp.Listen(ctx, w.listener("inbox")); err != nil {
+		t.Fatal(err)
+	}
+	d := &driver{t: t, ctx: ctx, shots: shots}
+	_, p, err := net.SplitHostPort(s.Addr(587))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port587, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srow := func(id string) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(`li.srow[data-id=%q]`, id)) }
+
+	// A session that delivered a message, before the page opens.
+	delivered := smtpSession(t, s, 2525,
+		"EHLO app.example.test", 250,
+		"MAIL FROM:<app@example.test>", 250,
+		"RCPT TO:<user@example.test>", 250,
+		"DATA", 354,
+		"From: app@example.test\r\nTo: user@example.test\r\nSubject: Welcome aboard\r\n\r\nHello.\r\n.", 250,
+		"QUIT", 221)
+	tr, err := s.Store.Sessions().Get(delivered)
+	if err != nil || len(tr.MessageIDs) != 1 {
+		t.Fatalf("delivering session = %+v, %v", tr, err)
+	}
+	msgID := tr.MessageIDs[0]
+
+	d.do("open the inbox", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#live.up`)))
+	d.do("show the sessions", chromedp.Click(chromedp.ID("tab-sessions")), chromedp.WaitVisible(srow(delivered)))
+
+	// A client that skips STARTTLS on 587 gets 530; the session shows up
+	// live, marked as failed, with the reply.
+	failedID := smtpSession(t, s, 587, "EHLO x", 250, "MAIL FROM:<a@b.test>", 530, "QUIT", 221)
+	failedRow := chromedp.CSS(fmt.Sprintf(`li.srow.failed[data-id=%q]`, failedID))
+	d.within(2*time.Second, "the failed session appears live", chromedp.WaitVisible(failedRow))
+	var first, rowText string
+	d.do("read the list",
+		store(&first, chromedp.Evaluate[string](`document.querySelector('#sessions li.srow').dataset.id`)),
+		store(&rowText, chromedp.Text(failedRow)))
+	if first != failedID {
+		t.Errorf("newest session row is %s, want %s", first, failedID)
+	}
+	for _, want := range []string{"530 5.7.0", fmt.Sprintf(":%d", port587), "no TLS", "no auth", "0 messages"} {
+		if !strings.Contains(rowText, want) {
+			t.Errorf("session row lacks %q: %q", want, rowText)
+		}
+	}
+
+	// Open it: the transcript, with the 530 highlighted.
+	d.do("open the failed session", chromedp.Click(failedRow),
+		poll(fmt.Sprintf(`document.getElementById('session').dataset.id === %q`, failedID)),
+		chromedp.WaitVisible(chromedp.CSS(`#s-lines li.err`)))
+	var errLines, transcript, status string
+	d.do("read the transcript",
+		store(&errLines, chromedp.Text(chromedp.CSS(`#s-lines li.err`))),
+		store(&transcript, chromedp.Text(chromedp.ID(`s-lines`))),
+		store(&status, chromedp.Text(chromedp.ID(`s-status`))))
+	if !strings.Contains(errLines, "530 5.7.0") {
+		t.Errorf("highlighted line = %q, want the 530 5.7.0 reply", errLines)
+	}
+	for _, want := range []string{"C:", "EHLO x", "MAIL FROM:<a@b.test>", "S:", "221"} {
+		if !strings.Contains(transcript, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, transcript)
+		}
+	}
+	if !strings.Contains(status, "530 5.7.0") {
+		t.Errorf("status = %q", status)
+	}
+	d.shot("sessions")
+
+	// The delivering session links to its message, and the message's
+	// Delivery tab links back to the session.
+	msgLink := chromedp.CSS(fmt.Sprintf(`#s-meta button[data-message=%q]`, msgID))
+	d.do("open the delivering session", chromedp.Click(srow(delivered)),
+		poll(fmt.Sprintf(`document.getElementById('session').dataset.id === %q`, delivered)),
+		chromedp.WaitVisible(msgLink))
+	d.do("follow the message link", chromedp.Click(msgLink),
+		poll(fmt.Sprintf(`document.getElementById('message').dataset.id === %q`, msgID)),
+		chromedp.WaitVisible(chromedp.ID(`tab-body`)))
+	var subject string
+	d.do("the message", store(&subject, chromedp.Text(chromedp.ID(`m-subject`))))
+	if subject != "Welcome aboard" {
+		t.Errorf("message link opened %q", subject)
+	}
+	d.do("back to the session from the delivery tab",
+		chromedp.Click(chromedp.CSS(`button.tab[data-tab="delivery"]`)),
+		chromedp.Click(chromedp.ID(`session-link`)),
+		poll(fmt.Sprintf(`document.getElementById('session').dataset.id === %q && !document.getElementById('session').hidden`, delivered)))
+
+	// Keep the port filter working in this view.
+	d.within(5*time.Second, "port filter",
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`{ const s = document.getElementById('port'); s.value = '%d'; s.dispatchEvent(new Event('change')); }`, port587)),
+		poll(`document.querySelectorAll('#sessions li.srow').length === 1`),
+		chromedp.WaitVisible(failedRow))
+
+	if shots != "" {
+		d.do("dark", media("dark"), chromedp.Click(failedRow), chromedp.WaitVisible(chromedp.CSS(`#s-lines li.err`)))
+		d.shot("sessions-dark")
+		d.do("narrow", chromedp.EmulateViewport(360, 740), media("light"),
+			poll(fmt.Sprintf(`document.getElementById('session').dataset.id === %q`, failedID)))
+		d.shot("sessions-narrow")
+		d.do("narrow list", chromedp.Click(chromedp.ID(`s-back`)), chromedp.WaitVisible(chromedp.ID(`sessions`)))
+		d.shot("sessions-narrow-list")
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.exceptions {
+		t.Errorf("uncaught exception: %s", e)
+	}
 }

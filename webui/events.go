@@ -39,6 +39,64 @@ type statsData struct {
 	Unread int
 }
 
+// sessionData is a transcript without its lines, which can run to hundreds:
+// the inbox fetches GET /api/v1/session/{ID} when one is opened. The
+// counts let a list show what happened without that fetch.
+type sessionData struct {
+	ID         string
+	Started    time.Time
+	Ended      time.Time
+	Active     bool
+	Listener   string
+	Port       int
+	ClientAddr string
+	Helo       string
+	TLS        bool
+	TLSVersion string
+	TLSCipher  string
+	AuthUser   string
+	MessageIDs []string
+	Faults     []string
+	LineCount  int    // len(Lines)
+	ErrorCount int    // server replies with a 4xx or 5xx code (multi-line ones once)
+	LastError  string // the last of them, e.g. "530 5.7.0 Must issue a STARTTLS command first"
+}
+
+func sessionOf(t *storage.Transcript) sessionData {
+	d := sessionData{
+		ID: t.ID, Started: t.Started, Ended: t.Ended, Active: t.Active,
+		Listener: t.Listener, Port: t.Port, ClientAddr: t.ClientAddr, Helo: t.Helo,
+		TLS: t.TLS, TLSVersion: t.TLSVersion, TLSCipher: t.TLSCipher, AuthUser: t.AuthUser,
+		MessageIDs: t.MessageIDs, Faults: t.Faults, LineCount: len(t.Lines),
+	}
+	// Lists stay lists in JSON ([] rather than null), as in the API.
+	if d.MessageIDs == nil {
+		d.MessageIDs = []string{}
+	}
+	if d.Faults == nil {
+		d.Faults = []string{}
+	}
+	for _, l := range t.Lines {
+		if l.Dir == "S" && isErrorReply(l.Text) && !strings.HasPrefix(l.Text[min(3, len(l.Text)):], "-") { // a multi-line reply counts once, at its last line
+			d.ErrorCount++
+			d.LastError = l.Text
+		}
+	}
+	return d
+}
+
+// isErrorReply reports whether a server line is a 4xx or 5xx reply (or a
+// continuation line of one). static/app.js has the same test for listings.
+func isErrorReply(line string) bool {
+	if strings.HasPrefix(line, "error: ") { // an error go-smtp turned into a reply itself
+		return true
+	}
+	if len(line) < 3 || (line[0] != '4' && line[0] != '5') || line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' {
+		return false
+	}
+	return len(line) == 3 || line[3] == ' ' || line[3] == '-'
+}
+
 // checkOrigin allows non-browser clients (no Origin), the same origin, and
 // the configured extra origins.
 func (h *Handler) checkOrigin(r *http.Request) bool {
@@ -156,7 +214,7 @@ func (h *Handler) writeLoop(r *http.Request, conn *websocket.Conn, sub *storage.
 			if err := write(frameOf(e)); err != nil {
 				return closeReason{}, err
 			}
-			if stats == nil {
+			if stats == nil && e.Transcript == nil { // sessions do not change the counts
 				stats = time.After(h.opts.StatsInterval)
 			}
 		case <-stats:
@@ -194,6 +252,8 @@ func frameOf(e storage.Event) frame {
 		return frame{Type: "update", Data: updateData{ID: one(e.IDs), IDs: e.IDs, Read: e.Read}}
 	case storage.EventEvict:
 		return frame{Type: "evict", Data: idsData{IDs: e.IDs}}
+	case storage.EventSessionStart, storage.EventSessionEnd:
+		return frame{Type: "session", Data: sessionOf(e.Transcript)}
 	default: // storage.EventDelete, and any type added later: the client reloads
 		return frame{Type: string(e.Type), Data: idsData{ID: one(e.IDs), IDs: e.IDs}}
 	}

@@ -445,3 +445,92 @@ func TestEventsPing(t *testing.T) {
 		t.Fatal("no ping")
 	}
 }
+
+// Session frames carry a transcript's facts and counts, not its lines.
+func TestEventsSessionFrames(t *testing.T) {
+	ui := newUI(t, webui.Options{})
+	c, _, err := dial(t, ui, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, c, "stats") // the socket is up and subscribed
+
+	lt := ui.store.Sessions().Start(storage.Transcript{Listener: "smtp-587", Port: 587, ClientAddr: "127.0.0.1:40000"})
+	type sessionFrame struct {
+		ID, Listener, ClientAddr, Helo, AuthUser, LastError string
+		Port, LineCount, ErrorCount                         int
+		Active, TLS                                         bool
+		Started, Ended                                      time.Time
+		MessageIDs, Faults                                  []string
+	}
+	read := func() (sessionFrame, map[string]json.RawMessage) {
+		t.Helper()
+		data := next(t, c, "session")
+		var f sessionFrame
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &raw); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := raw["Lines"]; ok {
+			t.Errorf("session frame carries the lines: %s", data)
+		}
+		return f, raw
+	}
+	start, raw := read()
+	if start.ID != lt.ID() || !start.Active || start.Port != 587 || start.ClientAddr != "127.0.0.1:40000" || start.Started.IsZero() || !start.Ended.IsZero() {
+		t.Errorf("start frame = %+v", start)
+	}
+	if string(raw["MessageIDs"]) != "[]" || string(raw["Faults"]) != "[]" {
+		t.Errorf("empty lists are %s and %s, want []", raw["MessageIDs"], raw["Faults"])
+	}
+
+	for _, l := range [][2]string{
+		{"S", "220 localhost ESMTP mailsink"},
+		{"C", "EHLO x"},
+		{"S", "250-localhost"},
+		{"S", "250 PIPELINING"},
+		{"C", "MAIL FROM:<a@b.test>"},
+		{"S", "530 5.7.0 Must issue a STARTTLS command first"},
+		{"C", "RCPT TO:<c@d.test>"},
+		{"S", "550-5.1.1 first line"},
+		{"S", "550 5.1.1 User unknown"},
+		{"C", "QUIT"},
+		{"S", "221 2.0.0 Bye"},
+	} {
+		lt.Add(l[0], l[1])
+	}
+	lt.Update(func(tr *storage.Transcript) { tr.Helo, tr.AuthUser = "x", "app" })
+	lt.End()
+	end, _ := read()
+	want := sessionFrame{
+		ID: lt.ID(), Listener: "smtp-587", ClientAddr: "127.0.0.1:40000", Helo: "x", AuthUser: "app",
+		LastError: "550 5.1.1 User unknown", Port: 587, LineCount: 11, ErrorCount: 2,
+		Started: start.Started, Ended: end.Ended, MessageIDs: []string{}, Faults: []string{},
+	}
+	if end.Ended.IsZero() || !equalJSON(t, end, want) {
+		t.Errorf("end frame = %+v\nwant        %+v", end, want)
+	}
+
+	// Sessions must not look like message changes: no stats frame follows.
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	var f wireFrame
+	if err := c.ReadJSON(&f); err == nil {
+		t.Errorf("unexpected %q frame after a session: %s", f.Type, f.Data)
+	}
+}
+
+func equalJSON(t *testing.T, a, b any) bool {
+	t.Helper()
+	ja, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(ja) == string(jb)
+}

@@ -21,7 +21,9 @@ async function req(method, path, body) {
         if (text) msg = text.slice(0, 200);
       }
     } catch { /* keep the status line */ }
-    throw new Error(msg);
+    const err = new Error(msg);
+    err.status = res.status;
+    throw err;
   }
   return res;
 }
@@ -61,4 +63,25 @@ export async function removeAll() {
 // setRead marks ids (none: all messages) read or unread.
 export async function setRead(ids, read) {
   await req('PUT', 'api/v1/messages', ids && ids.length ? { IDs: ids, Read: read } : { Read: read });
+}
+
+export const sessionURL = (id) => `api/v1/session/${enc(id)}`;
+
+// sessions lists transcripts newest first; port and client ('' for any)
+// narrow the list as the API does.
+export async function sessions(port, client, limit) {
+  const q = new URLSearchParams({ limit: String(limit) });
+  if (port) q.set('port', port);
+  if (client) q.set('client', client);
+  return (await req('GET', `api/v1/sessions?${q}`)).json();
+}
+
+// session fetches one transcript with its lines.
+export async function session(id) {
+  return (await req('GET', sessionURL(id))).json();
+}
+
+// clearSessions forgets the finished transcripts.
+export async function clearSessions() {
+  await req('DELETE', 'api/v1/sessions');
 }

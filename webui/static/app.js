@@ -1,15 +1,17 @@
 // The inbox. State lives in `state`; rendering is batched per animation
 // frame, so a burst of thousands of live events costs one repaint.
 
-import { h, $, addr, addrShort, addrList, size, when, fullDate, plural } from './dom.js';
+import { h, $, addr, addrShort, addrList, size, when, whenExact, duration, fullDate, plural } from './dom.js';
 import * as api from './api.js';
 import { Stream } from './stream.js';
 
 const PAGE = 100;
+const SESSIONS = 200; // transcripts listed; the API keeps more
 
 const state = {
-  query: '',        // what the user typed
-  port: '',         // listener port filter, '' for all
+  view: 'messages', // or 'sessions'
+  query: '',        // what the user typed in the Messages view
+  port: '',         // listener port filter, '' for all (both views)
   start: 0,
   messages: [],     // summaries on this page, newest first
   matched: 0,       // messages matching the query, over all pages
@@ -23,6 +25,16 @@ const state = {
   remote: false,    // remote images allowed in the open message
   ports: new Set(),
   live: false,
+  msgStale: false,  // the port changed in the Sessions view: reload on return
+
+  sessions: [],     // transcript summaries (no lines), newest first
+  sessTotal: 0,     // transcripts matching the filter in the log
+  sessLoaded: false,
+  sessClient: '',   // client address prefix typed in the Sessions view
+  errorsOnly: false,
+  sessSelected: null,
+  sessOpen: null,   // ID of the transcript shown
+  sessOpenT: null,  // it, with its lines
 };
 
 const fullQuery = () => [state.query.trim(), state.port ? `port:${state.port}` : ''].filter(Boolean).join(' ');
@@ -71,6 +83,10 @@ function reloadSoon() {
 // ---------- live events ----------
 
 function onFrame(f) {
+  if (f.Type === 'session') {
+    applySession(f.Data); // sessions have their own listing and queue
+    return;
+  }
   if (pending) pending.push(f);
   else apply(f);
 }
@@ -154,8 +170,9 @@ function removeLocal(ids, verb) {
   if (removed && state.messages.length < PAGE && state.matched > state.start + state.messages.length) reloadSoon();
 }
 
+// notePort adds a message's port, or a port number, to the port filter.
 function notePort(s) {
-  const p = s && s.Delivery && s.Delivery.Port;
+  const p = typeof s === 'number' ? s : s && s.Delivery && s.Delivery.Port;
   if (p > 0 && !state.ports.has(p)) {
     state.ports.add(p);
     renderPorts();
@@ -170,7 +187,8 @@ function render() {
 }
 
 function paint() {
-  paintList();
+  if (state.view === 'sessions') paintSessions();
+  else paintList();
   const q = fullQuery();
   $('counts').textContent = q
     ? `${plural(state.matched, 'match', 'matches')}`
@@ -282,7 +300,7 @@ async function openMessage(id) {
   const seq = ++openSeq;
   state.open = id;
   state.remote = false;
-  $('layout').classList.add('show-message');
+  showPane();
   render();
   try {
     const msg = await api.message(id); // marks it read; the stream says so too
@@ -306,19 +324,30 @@ function closeMessage(note) {
   openSeq++;
   state.open = null;
   state.openMsg = null;
-  $('message').hidden = true;
   delete $('message').dataset.id;
   $('tab-body').replaceChildren();
-  $('placeholder').hidden = false;
-  $('layout').classList.remove('show-message');
+  showPane();
   if (note) toast(note);
   render();
 }
 
+// showPane shows, on the right (or alone on a narrow screen), what the
+// current view has open: a message, a transcript, or the placeholder.
+function showPane() {
+  const msgs = state.view === 'messages';
+  const showMsg = msgs && !!state.openMsg;
+  const showSess = !msgs && !!state.sessOpenT;
+  $('message').hidden = !showMsg;
+  $('session').hidden = !showSess;
+  $('placeholder').hidden = showMsg || showSess;
+  $('placeholder-text').textContent = msgs ? 'Select a message.' : 'Select a session to see its SMTP conversation.';
+  $('delete-key').hidden = !msgs;
+  $('layout').classList.toggle('show-message', msgs ? state.open !== null : state.sessOpen !== null);
+}
+
 function renderMessage() {
   const m = state.openMsg;
-  $('placeholder').hidden = true;
-  $('message').hidden = false;
+  showPane();
   $('message').dataset.id = m.ID;
   $('m-subject').textContent = m.Subject || '(no subject)';
   $('download-raw').setAttribute('href', `${api.rawURL(m.ID)}?dl=1`);
@@ -443,10 +472,332 @@ function deliveryTab(m) {
     ['Envelope recipients', (e.To || []).join('\n')],
     ['Client address', d.ClientAddr],
     ['HELO', d.Helo],
-    ['Session', d.SessionID],
+    ['Session', d.SessionID && [
+      h('button', { type: 'button', class: 'link', id: 'session-link', text: 'SMTP session', onclick: () => openSession(d.SessionID) }),
+      h('span', { class: 'muted id', text: ` ${d.SessionID}` }),
+    ]],
     ['Received', fullDate(d.Received)],
   ].filter(([, v]) => v !== undefined && v !== '');
-  return h('dl', { class: 'delivery' }, rows.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
+  return h('dl', { class: 'delivery' }, rows.flatMap(([k, v]) => [h('dt', { text: k }), Array.isArray(v) ? h('dd', {}, v) : h('dd', { text: v })]));
+}
+
+// ---------- sessions ----------
+
+// errorReply tells a 4xx or 5xx reply line (or an error go-smtp answered
+// itself); isErrorReply in events.go is the same test for live frames.
+const errorReply = (l) => l.Dir === 'S' && /^(?:[45]\d\d(?:[ -]|$)|error: )/.test(l.Text);
+
+// summarize gives a listed transcript the shape of a live "session" frame:
+// counts instead of lines, of which a listing may hold 200 × 500.
+function summarize(t) {
+  const { Lines, ...s } = t;
+  const lines = Lines || [];
+  s.LineCount = lines.length;
+  s.ErrorCount = 0;
+  s.LastError = '';
+  for (const l of lines) {
+    if (errorReply(l) && !/^\d{3}-/.test(l.Text)) { // a multi-line reply counts once
+      s.ErrorCount++;
+      s.LastError = l.Text;
+    }
+  }
+  return s;
+}
+
+const failed = (s) => s.ErrorCount > 0;
+const faulted = (s) => (s.Faults || []).length > 0;
+
+function sessionMatches(s) {
+  if (state.port && String(s.Port) !== state.port) return false;
+  const c = state.sessClient.trim();
+  const a = s.ClientAddr || '';
+  return !c || a.startsWith(c) || a.replace(/^\[/, '').startsWith(c);
+}
+
+let sessSeq = 0;
+let sessPending = null; // frames received while a load is in flight
+
+async function loadSessions() {
+  const seq = ++sessSeq;
+  if (!sessPending) sessPending = [];
+  try {
+    const res = await api.sessions(state.port, state.sessClient.trim(), SESSIONS);
+    if (seq !== sessSeq) return;
+    state.sessions = (res.Sessions || []).map(summarize);
+    state.sessTotal = res.Total ?? state.sessions.length;
+    state.sessLoaded = true;
+    state.sessions.forEach((s) => notePort(s.Port));
+    const replay = sessPending;
+    sessPending = null;
+    for (const d of replay) applySession(d);
+    render();
+  } catch (err) {
+    if (seq !== sessSeq) return;
+    sessPending = null;
+    toast(`Could not load sessions: ${err.message}`);
+  }
+}
+
+// applySession merges a "session" frame: a connection started or ended.
+function applySession(d) {
+  if (!d || !d.ID) return;
+  notePort(d.Port);
+  if (sessPending) {
+    sessPending.push(d);
+    return;
+  }
+  if (state.sessOpen === d.ID && !d.Active) refreshOpenSession();
+  if (!state.sessLoaded || !sessionMatches(d)) return;
+  const list = state.sessions;
+  const i = list.findIndex((s) => s.ID === d.ID);
+  if (i >= 0) {
+    if (d.Active && !list[i].Active) return; // a start frame older than the listing
+    list[i] = d;
+  } else {
+    // Newest first by start; one older than the whole list is beyond it.
+    const at = Date.parse(d.Started);
+    const j = list.findIndex((s) => Date.parse(s.Started) <= at);
+    if (j >= 0) list.splice(j, 0, d);
+    else if (list.length >= state.sessTotal && list.length < SESSIONS) list.push(d);
+    else return;
+    state.sessTotal++;
+    if (list.length > SESSIONS) list.length = SESSIONS;
+  }
+  render();
+}
+
+const shownSessions = () => (state.errorsOnly ? state.sessions.filter((s) => failed(s) || faulted(s)) : state.sessions);
+
+const srows = new Map(); // ID -> { li, s }: a row is rebuilt when its session changes
+
+function paintSessions() {
+  const list = $('sessions');
+  const shown = shownSessions();
+  const keep = new Set();
+  let prev = null;
+  for (const s of shown) {
+    keep.add(s.ID);
+    let r = srows.get(s.ID);
+    if (!r || r.s !== s) {
+      const li = sessionRow(s);
+      if (r) r.li.replaceWith(li);
+      r = { li, s };
+      srows.set(s.ID, r);
+    }
+    const li = r.li;
+    li.classList.toggle('selected', s.ID === state.sessSelected);
+    li.classList.toggle('open', s.ID === state.sessOpen);
+    li.setAttribute('aria-selected', s.ID === state.sessSelected ? 'true' : 'false');
+    const want = prev ? prev.nextSibling : list.firstChild;
+    if (want !== li) list.insertBefore(li, want);
+    prev = li;
+  }
+  for (const [id, r] of srows) {
+    if (!keep.has(id)) {
+      r.li.remove();
+      srows.delete(id);
+    }
+  }
+  const bad = state.sessions.filter(failed).length;
+  const n = state.sessions.length;
+  $('s-counts').textContent = !state.sessLoaded ? '' : [
+    plural(state.sessTotal, 'session'),
+    n < state.sessTotal ? `newest ${n.toLocaleString()} shown` : '',
+    bad ? `${bad.toLocaleString()} with errors` : '',
+  ].filter(Boolean).join(' · ');
+  const empty = $('s-empty');
+  empty.hidden = shown.length > 0 || !state.sessLoaded;
+  empty.textContent = state.errorsOnly && n ? 'No session here had an error reply.'
+    : state.port || state.sessClient.trim() ? 'No sessions match.'
+      : 'No SMTP sessions yet. Every connection to a listener appears here, also one that delivered nothing.';
+}
+
+function sessionRow(s) {
+  const bad = failed(s);
+  const n = (s.MessageIDs || []).length;
+  const tls = s.TLS ? [s.TLSVersion, s.TLSCipher].filter(Boolean).join(', ') : 'cleartext';
+  return h('li', {
+    class: `row srow${bad ? ' failed' : faulted(s) ? ' faulted' : ''}${s.Active ? ' active' : ''}`,
+    dataset: { id: s.ID }, role: 'option',
+    onclick: () => { selectSession(s.ID); openSession(s.ID); },
+  },
+  h('div', { class: 'row-line' },
+    h('span', { class: 'from client', text: s.ClientAddr || '(unknown client)' }),
+    s.Active ? h('span', { class: 'chip open-chip', text: 'open', title: 'The connection is still open' }) : null,
+    h('time', { class: 'time', text: whenExact(s.Started), title: fullDate(s.Started), datetime: s.Started })),
+  h('div', { class: 'row-line sub' },
+    h('span', { class: 'port', text: `:${s.Port}`, title: `${s.Listener || 'listener'}, port ${s.Port}` }),
+    h('span', { class: s.TLS ? 'chip tls' : 'chip', text: s.TLS ? 'TLS' : 'no TLS', title: tls }),
+    h('span', { class: 'user', text: s.AuthUser ? `user ${s.AuthUser}` : 'no auth', title: s.AuthUser ? `authenticated as ${s.AuthUser}` : 'not authenticated' }),
+    h('span', { class: n ? 'delivered' : 'delivered none', text: plural(n, 'message') })),
+  bad ? h('div', { class: 'row-error', title: plural(s.ErrorCount, 'error reply', 'error replies') },
+    h('span', { class: 'sr', text: 'Error reply: ' }), s.LastError)
+    : faulted(s) ? h('div', { class: 'row-fault', text: `fault: ${s.Faults[s.Faults.length - 1]}` }) : null);
+}
+
+let sessOpenSeq = 0;
+
+async function openSession(id) {
+  const seq = ++sessOpenSeq;
+  setView('sessions');
+  state.sessSelected = id;
+  state.sessOpen = id;
+  showPane();
+  render();
+  try {
+    const t = await api.session(id);
+    if (seq !== sessOpenSeq) return;
+    state.sessOpenT = t;
+    renderSession();
+    render();
+  } catch (err) {
+    if (seq !== sessOpenSeq) return;
+    closeSession(err.status === 404 ? 'The transcript of this session is no longer kept.' : `Could not open the session: ${err.message}`);
+  }
+}
+
+// refreshOpenSession reloads the open transcript once its connection ends,
+// for the lines written since it was opened.
+async function refreshOpenSession() {
+  const id = state.sessOpen;
+  const seq = sessOpenSeq;
+  try {
+    const t = await api.session(id);
+    if (seq === sessOpenSeq) {
+      state.sessOpenT = t;
+      renderSession();
+    }
+  } catch {
+    // Cleared meanwhile: what is shown stays, the next open says so.
+  }
+}
+
+function closeSession(note) {
+  sessOpenSeq++;
+  state.sessOpen = null;
+  state.sessOpenT = null;
+  delete $('session').dataset.id;
+  $('s-lines').replaceChildren();
+  showPane();
+  if (note) toast(note);
+  render();
+}
+
+function renderSession() {
+  const t = state.sessOpenT;
+  const s = summarize(t);
+  showPane();
+  $('session').dataset.id = t.ID;
+  $('s-json').setAttribute('href', api.sessionURL(t.ID));
+  $('s-title').textContent = `Session from ${t.ClientAddr || 'an unknown client'}`;
+
+  const status = $('s-status');
+  const n = (t.MessageIDs || []).length;
+  const took = duration(Date.parse(t.Ended) - Date.parse(t.Started));
+  if (s.ErrorCount) {
+    status.className = 'status err';
+    status.replaceChildren(
+      h('strong', { text: s.ErrorCount === 1 ? 'The client got an error reply: ' : `The client got ${s.ErrorCount} error replies, the last: ` }),
+      h('code', { text: s.LastError }));
+  } else if (t.Active) {
+    status.className = 'status live';
+    status.textContent = 'The connection is open. The transcript so far; it reloads when the connection ends.';
+  } else {
+    status.className = 'status ok';
+    status.textContent = `Ended without an error reply after ${took}; ${plural(n, 'message')} delivered.`;
+  }
+
+  const tls = t.TLS ? [t.TLSVersion || 'yes', t.TLSCipher].filter(Boolean).join(' · ') : 'no (cleartext)';
+  const rows = [
+    ['Started', fullDate(t.Started)],
+    ['Duration', t.Active ? 'still open' : took],
+    ['Listener', [t.Listener, t.Port ? `port ${t.Port}` : ''].filter(Boolean).join(' · ')],
+    ['Client address', t.ClientAddr],
+    ['HELO', t.Helo || '(none sent)'],
+    ['TLS', tls],
+    ['Auth user', t.AuthUser || 'none'],
+    ['Messages', n ? h('dd', { class: 'links' }, t.MessageIDs.map((id) => h('button', {
+      type: 'button', class: 'link', dataset: { message: id }, title: `Open message ${id}`,
+      text: messageLabel(id), onclick: () => openFromSession(id),
+    }))) : 'none delivered'],
+    ['Faults fired', (t.Faults || []).join('\n')],
+  ].filter(([, v]) => v);
+  $('s-meta').replaceChildren(...rows.flatMap(([k, v]) => [h('dt', { text: k }), v instanceof Node ? v : h('dd', { text: v })]));
+
+  const started = Date.parse(t.Started);
+  const lines = t.Lines || [];
+  $('s-lines').replaceChildren(...(lines.length ? lines.map((l) => {
+    const at = Date.parse(l.At) - started;
+    const dir = l.Dir === 'C' ? 'c' : l.Dir === 'S' ? 's' : 'note';
+    return h('li', { class: `line dir-${dir}${errorReply(l) ? ' err' : ''}` },
+      h('span', { class: 'at', text: at >= 0 ? `+${(at / 1000).toFixed(3)}` : '', title: fullDate(l.At) }),
+      h('span', { class: 'dir', text: l.Dir === '*' ? '*' : `${l.Dir}:` }),
+      h('span', { class: 'text', text: l.Text }));
+  }) : [h('li', { class: 'line muted', text: 'No lines recorded.' })]));
+}
+
+// messageLabel names a delivered message by its subject when the list has it.
+function messageLabel(id) {
+  const m = state.messages.find((x) => x.ID === id);
+  return m ? `${m.Subject || '(no subject)'} · ${id}` : `Message ${id}`;
+}
+
+function openFromSession(id) {
+  setView('messages');
+  select(id, true);
+  openMessage(id);
+}
+
+function selectSession(id, scroll) {
+  state.sessSelected = id;
+  render();
+  if (scroll) {
+    requestAnimationFrame(() => {
+      const r = srows.get(id);
+      if (r) r.li.scrollIntoView({ block: 'nearest' });
+    });
+  }
+}
+
+function moveSession(step) {
+  const list = shownSessions();
+  if (!list.length) return;
+  let i = list.findIndex((s) => s.ID === (state.sessSelected ?? state.sessOpen));
+  i = i < 0 ? 0 : Math.max(0, Math.min(list.length - 1, i + step));
+  selectSession(list[i].ID, true);
+}
+
+function clearSessions() {
+  api.clearSessions().then(() => {
+    if (state.sessOpenT && !state.sessOpenT.Active) closeSession();
+    loadSessions();
+  }, (err) => toast(`Clear failed: ${err.message}`));
+}
+
+// ---------- views ----------
+
+const SEARCH = {
+  messages: ['Search — from: to: subject: is:unread …', 'Search messages'],
+  sessions: ['Filter by client address …', 'Filter sessions by client address'],
+};
+
+function setView(v) {
+  if (state.view === v) return;
+  state.view = v;
+  for (const b of document.querySelectorAll('.view-tab')) b.setAttribute('aria-selected', b.dataset.view === v ? 'true' : 'false');
+  $('view-messages').hidden = v !== 'messages';
+  $('view-sessions').hidden = v !== 'sessions';
+  const search = $('search');
+  search.value = v === 'messages' ? state.query : state.sessClient;
+  search.placeholder = SEARCH[v][0];
+  search.setAttribute('aria-label', SEARCH[v][1]);
+  if (v === 'sessions' && !state.sessLoaded) loadSessions();
+  if (v === 'messages' && state.msgStale) {
+    state.msgStale = false;
+    load();
+  }
+  showPane();
+  render();
 }
 
 // ---------- actions ----------
@@ -489,11 +840,24 @@ function page(delta) {
   load();
 }
 
+// setQuery applies the search box and the port filter to the view shown;
+// the other view catches up with the port when it is shown again.
 function setQuery() {
-  state.query = $('search').value;
+  const portChanged = $('port').value !== state.port;
   state.port = $('port').value;
+  if (state.view === 'sessions') {
+    state.sessClient = $('search').value;
+    loadSessions();
+    if (portChanged) {
+      state.start = 0;
+      state.msgStale = true;
+    }
+    return;
+  }
+  state.query = $('search').value;
   state.start = 0;
   load();
+  if (portChanged) state.sessLoaded = false;
 }
 
 let armTimer = 0;
@@ -521,6 +885,21 @@ function onKey(e) {
   const t = e.target;
   if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA')) {
     if (e.key === 'Escape') t.blur();
+    return;
+  }
+  if (state.view === 'sessions') {
+    switch (e.key) {
+      case 'j': case 'ArrowDown': moveSession(1); break;
+      case 'k': case 'ArrowUp': moveSession(-1); break;
+      case 'Enter':
+        if (t && (t.tagName === 'BUTTON' || t.tagName === 'A')) return;
+        if (state.sessSelected) openSession(state.sessSelected);
+        break;
+      case '/': $('search').focus(); break;
+      case 'Escape': if (state.sessOpen) closeSession(); break;
+      default: return;
+    }
+    e.preventDefault();
     return;
   }
   switch (e.key) {
@@ -559,9 +938,20 @@ function init() {
     if (m) api.setRead([m.ID], !m.Read).catch((err) => toast(`Failed: ${err.message}`));
   });
   $('back').addEventListener('click', () => closeMessage());
+  $('s-back').addEventListener('click', () => closeSession());
+  for (const b of document.querySelectorAll('.view-tab')) b.addEventListener('click', () => setView(b.dataset.view));
+  $('errors-only').addEventListener('change', (e) => { state.errorsOnly = e.target.checked; render(); });
+  $('clear-sessions').addEventListener('click', clearSessions);
   document.addEventListener('keydown', onKey);
 
-  const stream = new Stream({ onFrame, onOpen: load, onState: setLive });
+  // Every (re)connect reloads what is shown; the hidden view reloads when
+  // it is shown again, since frames missed while down are not replayed.
+  const onOpen = () => {
+    load();
+    if (state.view === 'sessions') loadSessions();
+    else state.sessLoaded = false;
+  };
+  const stream = new Stream({ onFrame, onOpen, onState: setLive });
   $('live').addEventListener('click', () => stream.now());
   load();
   stream.connect();

@@ -46,6 +46,8 @@ export function size(n) {
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
 const yearFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+const secFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const daySecFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'long' });
 
 // when formats a time for the list: the time today, the day this year,
@@ -57,6 +59,24 @@ export function when(iso) {
   if (d.toDateString() === now.toDateString()) return timeFmt.format(d);
   if (d.getFullYear() === now.getFullYear()) return dayFmt.format(d);
   return yearFmt.format(d);
+}
+
+// whenExact is when for connections, which come seconds apart: the time
+// with seconds today, the day and the minute before.
+export function whenExact(iso) {
+  const d = new Date(iso);
+  if (isNaN(d)) return '';
+  return d.toDateString() === new Date().toDateString() ? secFmt.format(d) : daySecFmt.format(d);
+}
+
+// duration formats milliseconds: 42 ms, 1.3 s, 12 s, 3 min 4 s.
+export function duration(ms) {
+  if (!(ms >= 0)) return '';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 10000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 60000) return `${Math.round(ms / 1000)} s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
 export function fullDate(iso) {
