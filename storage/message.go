@@ -58,6 +58,7 @@ type Message struct {
 
 	detailsOnce sync.Once
 	details     Details
+	cache       *parseCache // the store's; nil for a Message made elsewhere
 }
 
 // Size is the raw message size in bytes.
@@ -66,13 +67,19 @@ func (m *Message) Size() int { return len(m.Raw) }
 // Details returns the facts that need a full MIME parse (attachment counts,
 // snippet). They are computed once, on first use, so capture stays cheap.
 func (m *Message) Details() Details {
-	m.detailsOnce.Do(func() { m.details = detailsOf(m.Raw) })
+	m.detailsOnce.Do(func() { m.details = detailsOf(m.Parse()) })
 	return m.details
 }
 
-// Parse returns the full parsed view of the message. It parses the raw bytes
-// each time: the store keeps raw bytes only, to stay small.
-func (m *Message) Parse() *Parsed { return Parse(m.Raw) }
+// Parse returns the full parsed view of the message. The store keeps raw
+// bytes only, to stay small; views of the last few messages read are
+// cached. The result is shared: do not modify it.
+func (m *Message) Parse() *Parsed {
+	if m.cache == nil {
+		return Parse(m.Raw)
+	}
+	return m.cache.get(m)
+}
 
 // Read reports whether the message has been marked read.
 func (m *Message) Read() bool { return m.read.Load() }

@@ -201,8 +201,7 @@ func (p *Parsed) Part(id string) (Attachment, bool) {
 	return Attachment{}, false
 }
 
-func detailsOf(raw []byte) Details {
-	p := Parse(raw)
+func detailsOf(p *Parsed) Details {
 	text := p.Text
 	if strings.TrimSpace(text) == "" && p.HTML != "" {
 		text = stripTags(p.HTML)

@@ -233,9 +233,11 @@ func textTerm(v string) Filter {
 		if contains(p.Text, v) || contains(stripTags(p.HTML), v) {
 			return true
 		}
-		for _, a := range append(p.Attachments, p.Inline...) {
-			if contains(a.FileName, v) {
-				return true
+		for _, list := range [][]Attachment{p.Attachments, p.Inline} {
+			for _, a := range list {
+				if contains(a.FileName, v) {
+					return true
+				}
 			}
 		}
 		return false

@@ -42,11 +42,12 @@ type Store struct {
 
 	hub      hub
 	sessions SessionLog
+	parsed   parseCache
 }
 
 // New returns an empty store with the given limits.
 func New(limits Limits) *Store {
-	s := &Store{limits: limits, now: time.Now, byID: map[string]*Message{}}
+	s := &Store{limits: limits, now: time.Now, byID: map[string]*Message{}, parsed: parseCache{size: 8}}
 	s.sessions.hub, s.sessions.now = &s.hub, time.Now
 	return s
 }
@@ -72,7 +73,7 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	if d.Received.IsZero() {
 		d.Received = s.now()
 	}
-	m := &Message{ID: newID(), Raw: raw, Envelope: env, Delivery: d, Header: summarize(raw)}
+	m := &Message{ID: newID(), Raw: raw, Envelope: env, Delivery: d, Header: summarize(raw), cache: &s.parsed}
 
 	s.mu.Lock()
 	s.seq++
@@ -110,6 +111,7 @@ func (s *Store) overLimit(incoming int) bool {
 
 // forget drops m from the index and counters; the caller removes it from msgs.
 func (s *Store) forget(m *Message) {
+	s.parsed.forget(m)
 	delete(s.byID, m.ID)
 	s.bytes -= int64(len(m.Raw))
 	if !m.read.Load() {
