@@ -53,6 +53,11 @@ type Message struct {
 	Delivery Delivery
 	Header   HeaderSummary
 
+	// toKey is every recipient (To header names and addresses, envelope
+	// recipients) lowercased in one string, so to: searches over 100,000
+	// messages touch one string each.
+	toKey string
+
 	seq  uint64      // arrival order, strictly increasing
 	read atomic.Bool // written only under the store lock, read anywhere
 

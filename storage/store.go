@@ -74,6 +74,7 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 		d.Received = s.now()
 	}
 	m := &Message{ID: newID(), Raw: raw, Envelope: env, Delivery: d, Header: summarize(raw), cache: &s.parsed}
+	m.toKey = recipientKey(m.Header.To, env.To)
 
 	s.mu.Lock()
 	s.seq++
