@@ -156,7 +156,7 @@ type Config struct {
 	MaxStoreBytes  int64 // store limit on raw bytes, oldest evicted first
 	MaxRecipients  int
 	MaxConnections int           // concurrent SMTP connections over all listeners; 421 beyond
-	MaxCommands    int           // commands per SMTP connection; 421 beyond
+	MaxCommands    int           // commands without delivering a message; 421 beyond
 	MaxLineLength  int           // longest SMTP line, commands and message lines; 500 beyond
 	MaxSessions    int           // session transcripts kept, oldest forgotten first
 	Faults         []faults.Rule // fault rules active from the start
@@ -247,7 +247,7 @@ func settings() []setting {
 		{"max-connections", "MAILSINK_MAX_CONNECTIONS", "concurrent SMTP connections; 421 beyond (0: unlimited)",
 			func(c *Config, v string) error { return parseCount(v, &c.MaxConnections) },
 			func(c Config) string { return strconv.Itoa(c.MaxConnections) }},
-		{"max-commands", "MAILSINK_MAX_COMMANDS", "commands per SMTP connection; 421 beyond (0: unlimited)",
+		{"max-commands", "MAILSINK_MAX_COMMANDS", "SMTP commands allowed without delivering a message (the count restarts at each accepted message); 421 beyond (0: unlimited)",
 			func(c *Config, v string) error { return parseCount(v, &c.MaxCommands) },
 			func(c Config) string { return strconv.Itoa(c.MaxCommands) }},
 		{"max-line-length", "MAILSINK_MAX_LINE_LENGTH", "longest SMTP line in bytes, commands and message lines; 500 beyond (0: unlimited)",

@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,7 +35,7 @@ type Options struct {
 	MaxRecipients  int
 	Timeout        time.Duration // per command read/write
 	Conns          *ConnLimit    // shared over listeners; nil: unlimited
-	MaxCommands    int           // commands per connection; 421 beyond (0: unlimited)
+	MaxCommands    int           // commands without delivering a message; 421 beyond (0: unlimited)
 	MaxLineLength  int           // longest line, commands and message; 0: unlimited
 	Faults         *faults.Set   // nil: no fault injection
 	Logger         *slog.Logger
@@ -52,6 +54,16 @@ type Listener struct {
 
 	served atomic.Bool
 	done   chan struct{} // closed when Serve returns
+
+	buffers sync.Pool // *bytes.Buffer for reading DATA
+}
+
+// putBuffer returns a DATA buffer for reuse, unless a huge message made it
+// too big to keep around.
+func (l *Listener) putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 4<<20 {
+		l.buffers.Put(b)
+	}
 }
 
 // Listen binds addr (host:port) synchronously, so a busy or forbidden port
@@ -72,6 +84,7 @@ func Listen(addr string, cfg ListenerConfig, opts Options, store Deliverer) (*Li
 		l.cfg.Port = ln.Addr().(*net.TCPAddr).Port
 	}
 	l.transcripts = store.Sessions()
+	l.buffers.New = func() any { return new(bytes.Buffer) }
 	// Implicit TLS is terminated below go-smtp, in the acceptor, so the
 	// transcript sees the plaintext conversation.
 	l.ln = &acceptor{Listener: ln, l: l}

@@ -273,7 +273,9 @@ func (s *session) data(r io.Reader) error {
 		s.drop()
 		return errDropped
 	}
-	var buf bytes.Buffer
+	buf := s.l.buffers.Get().(*bytes.Buffer)
+	defer s.l.putBuffer(buf)
+	buf.Reset()
 	if _, err := buf.ReadFrom(r); err != nil {
 		var smtpErr *smtp.SMTPError
 		switch {
@@ -289,10 +291,9 @@ func (s *session) data(r io.Reader) error {
 			return err
 		}
 	}
-	raw := buf.Bytes()
-	if cap(raw)-len(raw) > len(raw)/4 { // don't keep a mostly empty buffer alive
-		raw = bytes.Clone(raw)
-	}
+	// One exact-size copy is all that is kept: the read buffer is reused,
+	// so capture makes almost no garbage and memory stays near raw size.
+	raw := bytes.Clone(buf.Bytes())
 	d := storage.Delivery{
 		Listener:      s.l.cfg.Name(),
 		Port:          s.l.cfg.Port,
@@ -320,6 +321,9 @@ func (s *session) data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Could not store the message, try again"}
 	}
 	if s.wire != nil {
+		// The command limit is per transaction: a client that delivers may
+		// keep its connection open for any number of messages.
+		s.wire.commands = 0
 		s.wire.tr.Update(func(t *storage.Transcript) { t.MessageIDs = append(t.MessageIDs, m.ID) })
 		s.wire.tr.Add("*", "captured as message "+m.ID)
 	}

@@ -99,6 +99,7 @@ type wireConn struct {
 	opaque       atomic.Bool // mirrors mode == modeOpaque for other goroutines
 
 	in, out   []byte
+	rbuf      []byte // read buffer for command mode
 	hold      *heldCommand
 	mode      wireMode
 	dataState int
@@ -286,9 +287,14 @@ func (w *wireConn) Read(p []byte) (int, error) {
 		if len(w.in) > 0 && w.parse() {
 			continue
 		}
-		buf := make([]byte, 4096)
-		n, err := w.Conn.Read(buf)
-		w.in = append(w.in, buf[:n]...)
+		if len(w.in) == 0 && (w.mode == modeData || w.mode == modeBDAT) {
+			return w.readContent(p) // message bytes: no copies
+		}
+		if w.rbuf == nil {
+			w.rbuf = make([]byte, 4096)
+		}
+		n, err := w.Conn.Read(w.rbuf)
+		w.in = append(w.in, w.rbuf[:n]...)
 		if n == 0 && err != nil {
 			if len(w.in) > 0 { // an unterminated last line: hand it over as is
 				w.out, w.in = w.in, nil
@@ -299,7 +305,41 @@ func (w *wireConn) Read(p []byte) (int, error) {
 	}
 	n := copy(p, w.out)
 	w.out = w.out[n:]
+	if len(w.out) == 0 {
+		w.out = w.out[:0:0] // let the next append start afresh instead of growing a drained slice
+	}
 	return n, nil
+}
+
+// readContent reads message content straight into go-smtp's buffer,
+// keeping for parse only what follows the end of the message or chunk.
+func (w *wireConn) readContent(p []byte) (int, error) {
+	n, err := w.Conn.Read(p)
+	if n == 0 {
+		return 0, err
+	}
+	var k int
+	if w.mode == modeData {
+		k = w.scanData(p[:n])
+		if w.mode != modeData {
+			w.endData()
+		}
+	} else {
+		k = int(min(int64(n), w.bdatLeft))
+		w.bdatLeft -= int64(k)
+		if w.bdatLeft == 0 {
+			w.mode = modeCommand
+		}
+	}
+	if k < n {
+		w.in = append(w.in, p[k:n]...) // commands pipelined after the content
+	}
+	return k, nil
+}
+
+func (w *wireConn) endData() {
+	w.tr.Add("C", fmt.Sprintf("[message content, %d bytes]", w.dataBytes-3)) // without ".\r\n"
+	w.tr.Add("C", ".")
 }
 
 // parse moves what it can from in to out and reports whether it made
@@ -310,15 +350,14 @@ func (w *wireConn) parse() bool {
 	for len(w.in) > 0 && w.hold == nil {
 		switch w.mode {
 		case modeData:
-			n := w.scanData()
+			n := w.scanData(w.in)
 			w.out = append(w.out, w.in[:n]...)
 			w.in = w.in[n:]
 			progress = progress || n > 0
 			if w.mode == modeData {
 				return progress
 			}
-			w.tr.Add("C", fmt.Sprintf("[message content, %d bytes]", w.dataBytes-3)) // without ".\r\n"
-			w.tr.Add("C", ".")
+			w.endData()
 		case modeBDAT:
 			n := int(min(int64(len(w.in)), w.bdatLeft))
 			w.out = append(w.out, w.in[:n]...)
@@ -355,9 +394,9 @@ func (w *wireConn) parse() bool {
 	return progress
 }
 
-// scanData follows go-smtp's end-of-data state machine over in and returns
+// scanData follows go-smtp's end-of-data state machine over b and returns
 // how many bytes belong to the message (including the end marker).
-func (w *wireConn) scanData() int {
+func (w *wireConn) scanData(b []byte) int {
 	const (
 		beginLine = iota
 		dot
@@ -365,7 +404,17 @@ func (w *wireConn) scanData() int {
 		cr
 		data
 	)
-	for i, c := range w.in {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if w.dataState == data && c != '\r' {
+			// Mid-line: only a CR can change the state, so skip to it.
+			j := bytes.IndexByte(b[i:], '\r')
+			if j < 0 {
+				break
+			}
+			i += j
+			c = '\r'
+		}
 		switch w.dataState {
 		case beginLine:
 			switch c {
@@ -401,8 +450,8 @@ func (w *wireConn) scanData() int {
 			}
 		}
 	}
-	w.dataBytes += int64(len(w.in))
-	return len(w.in)
+	w.dataBytes += int64(len(b))
+	return len(b)
 }
 
 // command records one client command line and decides whether mailsink

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailsink/mailsink/server/sinktest"
+)
+
+func TestMessagesAreDeterministicAndSized(t *testing.T) {
+	f := newFactory(5400, 0)
+	a, b := f.build(7), f.build(7)
+	if !bytes.Equal(a, b) {
+		t.Fatal("message 7 built twice differs")
+	}
+	if n := len(a); n < 5400-2*(bodyLine+2) || n > 5400 {
+		t.Errorf("message is %d bytes, want about 5400", n)
+	}
+	if bytes.Equal(a, f.build(8)) {
+		t.Error("messages 7 and 8 are the same")
+	}
+	att := newFactory(1000, 1<<20).build(0)
+	if n := len(att); n < 4*(1<<20)/3 {
+		t.Errorf("message with a 1 MiB attachment is %d bytes", n)
+	}
+}
+
+func TestLoadDiscard(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := discardServer(log.New(os.Stderr, "discard: ", 0))
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	cfg := config{addr: ln.Addr().String(), c: 4, per: 10, size: 2000, auth: "u:p", timeout: 5 * time.Second}
+	sum, err := load(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Accepted != 40 || sum.Failures != 0 {
+		t.Fatalf("accepted %d, failures %d: %v", sum.Accepted, sum.Failures, sum.Errors)
+	}
+	sum, err = load(context.Background(), config{addr: ln.Addr().String(), c: 2, n: 3, size: 2000, pid: os.Getpid(), timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Sink == nil || sum.Sink.PeakRSSKB == 0 {
+		t.Errorf("no process figures: %+v", sum.Sink)
+	}
+}
+
+// TestCheckMailsink proves the check mode finds every message in a real
+// mailsink, over each kind of listener.
+func TestCheckMailsink(t *testing.T) {
+	s := sinktest.Start(t)
+	for _, tc := range []struct {
+		name string
+		cfg  config
+	}{
+		{"cleartext", config{addr: s.Addr(2525), c: 4, n: 40, size: 5400}},
+		{"starttls+auth", config{addr: s.Addr(587), startTLS: true, auth: "app:x", c: 3, n: 10, size: 1000}},
+		{"implicit+attachment", config{addr: s.Addr(465), implicitTLS: true, auth: "app:x", c: 2, n: 4, size: 1000, attach: 300 << 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.api, cfg.apiKind, cfg.check = s.URL, "auto", true
+			cfg.timeout, cfg.visible, cfg.visibleTimeout = 5*time.Second, true, 5*time.Second
+			sum, err := load(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sum.verdict(); err != nil {
+				t.Fatalf("%v: %+v %v", err, sum.Check, sum.Errors)
+			}
+			if sum.Check.Exact != cfg.n {
+				t.Errorf("%d byte-exact, want %d", sum.Check.Exact, cfg.n)
+			}
+			if sum.Visible == nil || sum.Visible.Method != "wait" || sum.Visible.Samples != cfg.n {
+				t.Errorf("visibility: %+v", sum.Visible)
+			}
+		})
+	}
+}
+
+func TestTable(t *testing.T) {
+	lines := []string{
+		`{"label":"mailsink:tput:1","accepted":800,"msgs_per_s":10000,"sink":{"cpu_us_per_msg":50}}`,
+		`{"label":"mailsink:fill:1","accepted":10000,"avg_msg_bytes":5400,"sink":{"cpu_us_per_msg":40,"rss_growth_per_msg_bytes":6000}}`,
+		`{"label":"inbucket:tput:1","accepted":800,"msgs_per_s":5000,"sink":{"cpu_us_per_msg":110}}`,
+		`{"label":"inbucket:fill:1","accepted":10000,"avg_msg_bytes":5400,"sink":{"cpu_us_per_msg":100,"rss_growth_per_msg_bytes":12000}}`,
+	}
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := printTable(path, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| msgs/s, 16 connections × 50 msgs | 10000 | 5000 | 2.00 |", "met     CPU per message ≤ 0.5× Inbucket's: 0.40×", "met     msgs/s at 16 connections ≥ 1.3× Inbucket's: 2.00×"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// outcome is what happened to one message. Each is written by the one
+// connection goroutine that sends the message, then read after all are done.
+type outcome struct {
+	sent    bool // acknowledged with 250
+	err     error
+	size    int
+	sum     [sha256.Size]byte // of the bytes sent; only with -check
+	latency time.Duration     // MAIL FROM up to the reply after the final dot
+
+	visibleTried bool
+	visible      time.Duration // 250 -> visible in the API
+	visibleErr   error
+}
+
+type loader struct {
+	cfg config
+	f   *factory
+	tls *tls.Config
+	api *peerAPI // nil without -api
+	out []outcome
+}
+
+// load sends cfg.total() messages over cfg.c connections and summarises.
+func load(ctx context.Context, cfg config) (*Summary, error) {
+	l := &loader{cfg: cfg, f: newFactory(cfg.size, cfg.attach)}
+	if cfg.startTLS || cfg.implicitTLS {
+		// A load tool talks to test sinks with self-signed certificates;
+		// verifying them would prove nothing here, so any certificate is
+		// accepted. Never copy this into code that talks to a real server.
+		l.tls = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // see above
+	}
+	if cfg.api != "" {
+		api, err := newPeerAPI(ctx, cfg.api, cfg.apiKind, cfg.c)
+		if err != nil {
+			return nil, err
+		}
+		l.api = api
+	}
+	total := cfg.total()
+	l.out = make([]outcome, total)
+
+	var before procSample
+	if cfg.pid > 0 {
+		var err error
+		if before, err = readProc(cfg.pid); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	lo := 0
+	for k := range cfg.c {
+		n := total / cfg.c
+		if k < total%cfg.c {
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		from, to := lo, lo+n
+		wg.Go(func() { l.connection(ctx, from, to) })
+		lo = to
+	}
+	wg.Wait()
+	sum := l.summarize(time.Since(start))
+
+	if cfg.pid > 0 {
+		time.Sleep(cfg.settle)
+		after, err := readProc(cfg.pid)
+		if err != nil {
+			return sum, err
+		}
+		sum.Sink = sinkStats(cfg.pid, before, after, sum.Accepted)
+	}
+	if cfg.check {
+		c, err := l.verify(ctx)
+		sum.Check = c
+		if err != nil {
+			return sum, fmt.Errorf("checking: %w", err)
+		}
+	}
+	return sum, nil
+}
+
+// connection sends messages [lo, hi) one after the other over one SMTP
+// connection, opening a new one after a connection-level failure.
+func (l *loader) connection(ctx context.Context, lo, hi int) {
+	var c *smtp.Client
+	defer func() {
+		if c != nil && c.Quit() != nil {
+			c.Close()
+		}
+	}()
+	for i := lo; i < hi; i++ {
+		o := &l.out[i]
+		if err := ctx.Err(); err != nil {
+			o.err = err
+			continue
+		}
+		if c == nil {
+			var err error
+			if c, err = l.dial(); err != nil {
+				o.err = fmt.Errorf("connecting: %w", err)
+				continue
+			}
+		}
+		raw := l.f.build(i)
+		o.size = len(raw)
+		if l.cfg.check {
+			o.sum = sha256.Sum256(raw)
+		}
+		var w *waiter
+		timed := l.api != nil && l.cfg.visible
+		if timed && l.api.kind == kindMailsink {
+			w = l.api.startWait(ctx, l.f.rcpt(i), l.cfg.visibleTimeout)
+			time.Sleep(l.cfg.waitLead) // let the sink subscribe before the message arrives
+		}
+		t0 := time.Now()
+		err := l.send(c, i, raw)
+		acked := time.Now()
+		o.latency = acked.Sub(t0)
+		if err != nil {
+			o.err = err
+			if w != nil {
+				w.cancel()
+			}
+			var se *smtp.SMTPError
+			if errors.As(err, &se) && c.Reset() == nil {
+				continue // a refusal: the connection is still good
+			}
+			c.Close()
+			c = nil
+			continue
+		}
+		o.sent = true
+		if !timed {
+			continue
+		}
+		o.visibleTried = true
+		var seen time.Time
+		if w != nil {
+			seen, o.visibleErr = w.result()
+		} else {
+			seen, o.visibleErr = l.api.poll(ctx, l.f, i, acked.Add(l.cfg.visibleTimeout))
+		}
+		// The sink stores before it answers 250, so the wait can come back
+		// before the client has read the 250: that counts as 0.
+		o.visible = max(seen.Sub(acked), 0)
+	}
+}
+
+func (l *loader) dial() (*smtp.Client, error) {
+	d := &net.Dialer{Timeout: l.cfg.timeout}
+	var c *smtp.Client
+	switch {
+	case l.cfg.implicitTLS:
+		conn, err := tls.DialWithDialer(d, "tcp", l.cfg.addr, l.tls)
+		if err != nil {
+			return nil, err
+		}
+		c = smtp.NewClient(conn)
+	case l.cfg.startTLS:
+		conn, err := d.Dial("tcp", l.cfg.addr)
+		if err != nil {
+			return nil, err
+		}
+		if c, err = smtp.NewClientStartTLS(conn, l.tls); err != nil {
+			return nil, fmt.Errorf("STARTTLS: %w", err)
+		}
+	default:
+		conn, err := d.Dial("tcp", l.cfg.addr)
+		if err != nil {
+			return nil, err
+		}
+		c = smtp.NewClient(conn)
+	}
+	c.CommandTimeout, c.SubmissionTimeout = l.cfg.timeout, l.cfg.timeout
+	if l.cfg.auth != "" {
+		user, pass, _ := strings.Cut(l.cfg.auth, ":")
+		if err := c.Auth(sasl.NewPlainClient("", user, pass)); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("AUTH: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// send is one SMTP transaction: MAIL, RCPT, DATA, the message, the reply.
+func (l *loader) send(c *smtp.Client, i int, raw []byte) error {
+	if err := c.Mail(sender, nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(l.f.rcpt(i), nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(raw); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+// Summary is the result of one load run; -json prints it on one line.
+type Summary struct {
+	Label       string       `json:"label,omitempty"`
+	Target      string       `json:"target"`
+	Connections int          `json:"connections"`
+	Messages    int          `json:"messages"` // attempted
+	Accepted    int          `json:"accepted"` // acknowledged with 250
+	Failures    int          `json:"failures"`
+	Errors      []string     `json:"errors,omitempty"` // the most frequent, with counts
+	Seconds     float64      `json:"seconds"`
+	MsgsPerSec  float64      `json:"msgs_per_s"`
+	MBPerSec    float64      `json:"mb_per_s"` // accepted message bytes, 1 MB = 10^6 bytes
+	Bytes       int64        `json:"bytes"`    // accepted message bytes
+	AvgMsgBytes int          `json:"avg_msg_bytes"`
+	LatencyMS   Percentiles  `json:"latency_ms"` // whole SMTP transaction per message
+	Visible     *Visible     `json:"visible_ms,omitempty"`
+	Sink        *SinkStats   `json:"sink,omitempty"`
+	Check       *CheckResult `json:"check,omitempty"`
+}
+
+// Percentiles of a duration, in milliseconds.
+type Percentiles struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Visible is how long after its 250 a message showed in the sink's API.
+type Visible struct {
+	Method  string `json:"method"` // "wait" (mailsink's wait endpoint, asked before sending) or "poll" (list polled after the 250)
+	Samples int    `json:"samples"`
+	Missed  int    `json:"missed"` // not visible within -visible-timeout, or an API error
+	Percentiles
+}
+
+func (l *loader) summarize(elapsed time.Duration) *Summary {
+	s := &Summary{
+		Label:       l.cfg.label,
+		Target:      l.cfg.addr,
+		Connections: l.cfg.c,
+		Messages:    len(l.out),
+		Seconds:     elapsed.Seconds(),
+	}
+	var lat, vis []time.Duration
+	errCount := map[string]int{}
+	missed := 0
+	for _, o := range l.out {
+		if !o.sent {
+			s.Failures++
+			if o.err != nil {
+				errCount[o.err.Error()]++
+			}
+			continue
+		}
+		s.Accepted++
+		s.Bytes += int64(o.size)
+		lat = append(lat, o.latency)
+		if o.visibleTried {
+			if o.visibleErr != nil {
+				missed++
+				errCount["visible: "+o.visibleErr.Error()]++
+			} else {
+				vis = append(vis, o.visible)
+			}
+		}
+	}
+	s.MsgsPerSec = float64(s.Accepted) / s.Seconds
+	s.MBPerSec = float64(s.Bytes) / 1e6 / s.Seconds
+	if s.Accepted > 0 {
+		s.AvgMsgBytes = int(s.Bytes / int64(s.Accepted))
+	}
+	s.LatencyMS = percentiles(lat)
+	if l.api != nil && l.cfg.visible {
+		method := "poll"
+		if l.api.kind == kindMailsink {
+			method = "wait"
+		}
+		s.Visible = &Visible{Method: method, Samples: len(vis), Missed: missed, Percentiles: percentiles(vis)}
+	}
+	msgs := slices.Collect(maps.Keys(errCount))
+	slices.SortFunc(msgs, func(a, b string) int { return cmp.Or(errCount[b]-errCount[a], strings.Compare(a, b)) })
+	for _, msg := range msgs[:min(len(msgs), 5)] {
+		s.Errors = append(s.Errors, fmt.Sprintf("%d× %s", errCount[msg], msg))
+	}
+	return s
+}
+
+func percentiles(d []time.Duration) Percentiles {
+	if len(d) == 0 {
+		return Percentiles{}
+	}
+	slices.Sort(d)
+	at := func(q float64) float64 {
+		i := min(int(q*float64(len(d))), len(d)-1)
+		return float64(d[i]) / float64(time.Millisecond)
+	}
+	return Percentiles{P50: at(0.50), P99: at(0.99), Max: at(1)}
+}
+
+func (s *Summary) write(w io.Writer, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(s)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d of %d messages accepted over %d connections in %.2fs\n", s.Target, s.Accepted, s.Messages, s.Connections, s.Seconds)
+	fmt.Fprintf(&b, "  %.0f msgs/s, %.1f MB/s, %d bytes per message\n", s.MsgsPerSec, s.MBPerSec, s.AvgMsgBytes)
+	fmt.Fprintf(&b, "  SMTP transaction p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", s.LatencyMS.P50, s.LatencyMS.P99, s.LatencyMS.Max)
+	if v := s.Visible; v != nil {
+		fmt.Fprintf(&b, "  250 -> visible in API (%s): p50 %.3f ms, p99 %.3f ms, max %.3f ms over %d; %d missed\n", v.Method, v.P50, v.P99, v.Max, v.Samples, v.Missed)
+	}
+	if k := s.Sink; k != nil {
+		fmt.Fprintf(&b, "  sink pid %d: CPU %.0f ms (%.1f µs per message); RSS %d -> %d KiB (%.0f bytes per message); peak RSS %d KiB\n",
+			k.PID, k.CPUMillis, k.CPUMicrosPerMsg, k.RSSBeforeKB, k.RSSAfterKB, k.RSSGrowthPerMsg, k.PeakRSSKB)
+	}
+	if c := s.Check; c != nil {
+		fmt.Fprintf(&b, "  check: %d checked, %d byte-exact, %d missing, %d duplicated, %d mismatched, %d rewritten (content intact), %d stored without a 250\n",
+			c.Checked, c.Exact, c.Missing, c.Duplicated, c.Mismatched, c.Rewritten, c.StoredWithout250)
+		for _, p := range c.Problems {
+			fmt.Fprintf(&b, "    %s\n", p)
+		}
+	}
+	for _, e := range s.Errors {
+		fmt.Fprintf(&b, "  error: %s\n", e)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// verdict is the run's exit status: every message accepted, and with
+// -check every one found intact.
+func (s *Summary) verdict() error {
+	if s.Failures > 0 {
+		return fmt.Errorf("%d of %d messages not accepted", s.Failures, s.Messages)
+	}
+	if c := s.Check; c != nil && !c.OK {
+		return fmt.Errorf("check failed: %d missing, %d duplicated, %d mismatched, %d rewritten", c.Missing, c.Duplicated, c.Mismatched, c.Rewritten)
+	}
+	return nil
+}
