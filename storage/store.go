@@ -151,6 +151,7 @@ type Page struct {
 	Messages []*Message // the page, newest first
 	Matched  int        // messages the filter selected, over all pages
 	Unread   int        // unread among Matched
+	Seq      uint64     // arrival sequence of the newest message at listing time (see Message.Seq)
 }
 
 // List returns messages that f selects, newest first, skipping start and
@@ -158,7 +159,7 @@ type Page struct {
 func (s *Store) List(f Filter, start, limit int) Page {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var p Page
+	p := Page{Seq: s.seq}
 	if f == nil {
 		p.Matched, p.Unread = len(s.msgs), s.unread
 		hi := len(s.msgs) - start

@@ -142,14 +142,16 @@ func intParam(r *http.Request, name string, def int) (int, error) {
 	return n, nil
 }
 
-func (a *API) page(r *http.Request, f storage.Filter) (MessagesSummary, error) {
+// page lists the messages f selects, paged by the start and limit
+// parameters; it also returns the store's arrival sequence at that moment.
+func (a *API) page(r *http.Request, f storage.Filter) (MessagesSummary, uint64, error) {
 	start, err := intParam(r, "start", 0)
 	if err != nil {
-		return MessagesSummary{}, err
+		return MessagesSummary{}, 0, err
 	}
 	limit, err := intParam(r, "limit", 50)
 	if err != nil {
-		return MessagesSummary{}, err
+		return MessagesSummary{}, 0, err
 	}
 	p := a.store.List(f, start, limit)
 	st := a.store.Stats()
@@ -161,7 +163,7 @@ func (a *API) page(r *http.Request, f storage.Filter) (MessagesSummary, error) {
 	for _, m := range p.Messages {
 		out.Messages = append(out.Messages, m.Summary())
 	}
-	return out, nil
+	return out, p.Seq, nil
 }
 
 // listing serves a page of messages matching the query parameter, which
@@ -172,7 +174,7 @@ func (a *API) listing(queryRequired bool) func(http.ResponseWriter, *http.Reques
 		if err != nil {
 			return err
 		}
-		out, err := a.page(r, f)
+		out, _, err := a.page(r, f)
 		if err != nil {
 			return err
 		}

@@ -42,10 +42,24 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 			return errBadRequest(fmt.Sprintf("parameter timeout=%q: want a duration such as 30s, at most %s", v, maxWait))
 		}
 	}
+	if r.URL.Query().Get("limit") == "" {
+		q := r.URL.Query()
+		q.Set("limit", fmt.Sprint(max(count, 50)))
+		r.URL.RawQuery = q.Encode()
+	}
+	// Subscribe before looking, so nothing can arrive unseen in between.
+	sub := a.store.Subscribe(256)
+	out, seq, err := a.page(r, f)
+	if err != nil || out.MessagesCount >= count {
+		sub.Close()
+		if err == nil {
+			writeJSON(w, http.StatusOK, out)
+		}
+		return err
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-
-	matched, err := a.waitFor(ctx, f, count)
+	matched, err := a.waitFor(ctx, sub, f, count, out.MessagesCount, seq)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return nil // the client went away
@@ -56,12 +70,7 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 		})
 		return nil
 	}
-	if r.URL.Query().Get("limit") == "" {
-		q := r.URL.Query()
-		q.Set("limit", fmt.Sprint(max(count, 50)))
-		r.URL.RawQuery = q.Encode()
-	}
-	out, err := a.page(r, f)
+	out, _, err = a.page(r, f)
 	if err != nil {
 		return err
 	}
@@ -69,35 +78,29 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// waitFor blocks until count messages match f or ctx ends; it returns the
-// number matching when it stopped.
-func (a *API) waitFor(ctx context.Context, f storage.Filter, count int) (int, error) {
-	for {
-		sub := a.store.Subscribe(256)
-		n, seen := a.store.Count(f)
-		for n < count {
-			select {
-			case <-ctx.Done():
-				sub.Close()
-				return n, ctx.Err()
-			case e, ok := <-sub.C:
-				switch {
-				case !ok: // fell behind: recount and subscribe again
-				case e.Type == storage.EventNew:
-					if e.Message.Seq() > seen && (f == nil || f(e.Message)) {
-						n++
-					}
-					continue
-				default: // deletions, evictions, read flags: recount
-					n, seen = a.store.Count(f)
-					continue
+// waitFor counts matching messages from n (as of arrival sequence seen)
+// on sub's events until count is reached or ctx ends; it returns the count
+// when it stopped and closes sub. A subscription dropped for falling behind
+// is replaced after a recount.
+func (a *API) waitFor(ctx context.Context, sub *storage.Subscription, f storage.Filter, count, n int, seen uint64) (int, error) {
+	defer func() { sub.Close() }()
+	for n < count {
+		select {
+		case <-ctx.Done():
+			return n, ctx.Err()
+		case e, ok := <-sub.C:
+			switch {
+			case !ok: // fell behind
+				sub = a.store.Subscribe(256)
+				n, seen = a.store.Count(f)
+			case e.Type == storage.EventNew:
+				if e.Message.Seq() > seen && (f == nil || f(e.Message)) {
+					n++
 				}
+			case e.Type == storage.EventDelete, e.Type == storage.EventTruncate, e.Type == storage.EventEvict, e.Type == storage.EventUpdate:
+				n, seen = a.store.Count(f)
 			}
-			break
-		}
-		sub.Close()
-		if n >= count {
-			return n, nil
 		}
 	}
+	return n, nil
 }
