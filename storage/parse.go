@@ -3,6 +3,7 @@ package storage
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net/mail"
 	"net/textproto"
 	"strings"
@@ -76,10 +77,10 @@ func headerEnd(raw []byte) (int, int) {
 // before a malformed line.
 func ReadHeader(raw []byte) textproto.MIMEHeader {
 	end, _ := headerEnd(raw)
-	block := make([]byte, 0, end+2)
-	block = append(block, raw[:end]...)
-	block = append(block, "\r\n"...)
-	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(block))).ReadMIMEHeader()
+	// The reader's buffer is sized to the header block: the default 4 KB
+	// would be most of the garbage made per captured message.
+	r := io.MultiReader(bytes.NewReader(raw[:end]), strings.NewReader("\r\n"))
+	h, err := textproto.NewReader(bufio.NewReaderSize(r, min(end+2, 64<<10))).ReadMIMEHeader()
 	if h == nil {
 		h = textproto.MIMEHeader{}
 	}
