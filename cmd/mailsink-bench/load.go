@@ -32,13 +32,17 @@ type outcome struct {
 	visibleTried bool
 	visible      time.Duration // 250 -> visible in the API
 	visibleErr   error
+
+	events       []time.Duration // with -ws: 250 -> "new" event, per socket that had it
+	eventsMissed int             // sockets it did not reach within -ws-timeout
 }
 
 type loader struct {
 	cfg config
 	f   *factory
 	tls *tls.Config
-	api *peerAPI // nil without -api
+	api *peerAPI  // nil without -api
+	ws  *browsers // nil without -ws
 	out []outcome
 }
 
@@ -57,6 +61,19 @@ func load(ctx context.Context, cfg config) (*Summary, error) {
 			return nil, err
 		}
 		l.api = api
+	}
+	if cfg.ws > 0 {
+		if l.api.kind == kindInbucket {
+			return nil, fmt.Errorf("-ws: Inbucket has no /api/events WebSocket")
+		}
+		// Opened before the sink's process figures are read, so that
+		// those count the messages, not the sockets.
+		ws, err := openBrowsers(ctx, cfg.api, cfg.ws, cfg.timeout, cfg.wsTimeout)
+		if err != nil {
+			return nil, err
+		}
+		defer ws.close()
+		l.ws = ws
 	}
 	total := cfg.total()
 	l.out = make([]outcome, total)
@@ -131,6 +148,10 @@ func (l *loader) connection(ctx context.Context, lo, hi int) {
 		if l.cfg.check {
 			o.sum = sha256.Sum256(raw)
 		}
+		var ev *eventWatch
+		if l.ws != nil {
+			ev = l.ws.expect(l.f.rcpt(i))
+		}
 		var w *waiter
 		timed := l.api != nil && l.cfg.visible
 		if timed && l.api.kind == kindMailsink {
@@ -146,6 +167,9 @@ func (l *loader) connection(ctx context.Context, lo, hi int) {
 			if w != nil {
 				w.cancel()
 			}
+			if ev != nil {
+				l.ws.forget(l.f.rcpt(i))
+			}
 			var se *smtp.SMTPError
 			if errors.As(err, &se) && c.Reset() == nil {
 				continue // a refusal: the connection is still good
@@ -155,20 +179,31 @@ func (l *loader) connection(ctx context.Context, lo, hi int) {
 			continue
 		}
 		o.sent = true
-		if !timed {
-			continue
+		// The wait endpoint and the sockets were both listening while the
+		// message went out; each records its own arrival time, so the
+		// order of collecting them does not matter.
+		if timed {
+			l.visibleResult(ctx, o, i, w, acked)
 		}
-		o.visibleTried = true
-		var seen time.Time
-		if w != nil {
-			seen, o.visibleErr = w.result()
-		} else {
-			seen, o.visibleErr = l.api.poll(ctx, l.f, i, acked.Add(l.cfg.visibleTimeout))
+		if ev != nil {
+			o.events, o.eventsMissed = l.ws.result(ctx, l.f.rcpt(i), ev, acked)
 		}
-		// The sink stores before it answers 250, so the wait can come back
-		// before the client has read the 250: that counts as 0.
-		o.visible = max(seen.Sub(acked), 0)
 	}
+}
+
+// visibleResult records how long after acked message i became visible in
+// the API: through w, mailsink's wait asked before sending, or by polling.
+func (l *loader) visibleResult(ctx context.Context, o *outcome, i int, w *waiter, acked time.Time) {
+	o.visibleTried = true
+	var seen time.Time
+	if w != nil {
+		seen, o.visibleErr = w.result()
+	} else {
+		seen, o.visibleErr = l.api.poll(ctx, l.f, i, acked.Add(l.cfg.visibleTimeout))
+	}
+	// The sink stores before it answers 250, so the wait can come back
+	// before the client has read the 250: that counts as 0.
+	o.visible = max(seen.Sub(acked), 0)
 }
 
 func (l *loader) dial() (*smtp.Client, error) {
@@ -242,6 +277,7 @@ type Summary struct {
 	AvgMsgBytes int          `json:"avg_msg_bytes"`
 	LatencyMS   Percentiles  `json:"latency_ms"` // whole SMTP transaction per message
 	Visible     *Visible     `json:"visible_ms,omitempty"`
+	Events      *Events      `json:"ws_event_ms,omitempty"`
 	Sink        *SinkStats   `json:"sink,omitempty"`
 	Check       *CheckResult `json:"check,omitempty"`
 }
@@ -261,6 +297,15 @@ type Visible struct {
 	Percentiles
 }
 
+// Events is, with -ws, how long after its 250 each message's "new" event
+// reached each open WebSocket: one sample per socket and message.
+type Events struct {
+	Sockets int `json:"sockets"`
+	Samples int `json:"samples"`
+	Missed  int `json:"missed"` // not there within -ws-timeout of the 250, or the socket was lost
+	Percentiles
+}
+
 func (l *loader) summarize(elapsed time.Duration) *Summary {
 	s := &Summary{
 		Label:       l.cfg.label,
@@ -269,9 +314,9 @@ func (l *loader) summarize(elapsed time.Duration) *Summary {
 		Messages:    len(l.out),
 		Seconds:     elapsed.Seconds(),
 	}
-	var lat, vis []time.Duration
+	var lat, vis, events []time.Duration
 	errCount := map[string]int{}
-	missed := 0
+	missed, eventsMissed := 0, 0
 	for _, o := range l.out {
 		if !o.sent {
 			s.Failures++
@@ -291,6 +336,11 @@ func (l *loader) summarize(elapsed time.Duration) *Summary {
 				vis = append(vis, o.visible)
 			}
 		}
+		events = append(events, o.events...)
+		if o.eventsMissed > 0 {
+			eventsMissed += o.eventsMissed
+			errCount[fmt.Sprintf("ws: \"new\" event missing on a socket %s after the 250", l.cfg.wsTimeout)] += o.eventsMissed
+		}
 	}
 	s.MsgsPerSec = float64(s.Accepted) / s.Seconds
 	s.MBPerSec = float64(s.Bytes) / 1e6 / s.Seconds
@@ -304,6 +354,12 @@ func (l *loader) summarize(elapsed time.Duration) *Summary {
 			method = "wait"
 		}
 		s.Visible = &Visible{Method: method, Samples: len(vis), Missed: missed, Percentiles: percentiles(vis)}
+	}
+	if l.ws != nil {
+		s.Events = &Events{Sockets: l.cfg.ws, Samples: len(events), Missed: eventsMissed, Percentiles: percentiles(events)}
+		for _, err := range l.ws.lostErrors() {
+			errCount["ws: socket lost: "+err.Error()]++
+		}
 	}
 	msgs := slices.Collect(maps.Keys(errCount))
 	slices.SortFunc(msgs, func(a, b string) int { return cmp.Or(errCount[b]-errCount[a], strings.Compare(a, b)) })
@@ -336,6 +392,9 @@ func (s *Summary) write(w io.Writer, asJSON bool) error {
 	if v := s.Visible; v != nil {
 		fmt.Fprintf(&b, "  250 -> visible in API (%s): p50 %.3f ms, p99 %.3f ms, max %.3f ms over %d; %d missed\n", v.Method, v.P50, v.P99, v.Max, v.Samples, v.Missed)
 	}
+	if e := s.Events; e != nil {
+		fmt.Fprintf(&b, "  250 -> WebSocket \"new\" event, %d sockets: p50 %.3f ms, p99 %.3f ms, max %.3f ms over %d; %d missed\n", e.Sockets, e.P50, e.P99, e.Max, e.Samples, e.Missed)
+	}
 	if k := s.Sink; k != nil {
 		fmt.Fprintf(&b, "  sink pid %d: CPU %.0f ms (%.1f µs per message); RSS %d -> %d KiB (%.0f bytes per message); peak RSS %d KiB\n",
 			k.PID, k.CPUMillis, k.CPUMicrosPerMsg, k.RSSBeforeKB, k.RSSAfterKB, k.RSSGrowthPerMsg, k.PeakRSSKB)
@@ -354,14 +413,17 @@ func (s *Summary) write(w io.Writer, asJSON bool) error {
 	return err
 }
 
-// verdict is the run's exit status: every message accepted, and with
-// -check every one found intact.
+// verdict is the run's exit status: every message accepted, with -check
+// every one found intact, and with -ws every event on every socket.
 func (s *Summary) verdict() error {
 	if s.Failures > 0 {
 		return fmt.Errorf("%d of %d messages not accepted", s.Failures, s.Messages)
 	}
 	if c := s.Check; c != nil && !c.OK {
 		return fmt.Errorf("check failed: %d missing, %d duplicated, %d mismatched, %d rewritten", c.Missing, c.Duplicated, c.Mismatched, c.Rewritten)
+	}
+	if e := s.Events; e != nil && e.Missed > 0 {
+		return fmt.Errorf("-ws: %d of %d \"new\" events missing (%d sockets)", e.Missed, e.Missed+e.Samples, e.Sockets)
 	}
 	return nil
 }

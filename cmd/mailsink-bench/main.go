@@ -1,6 +1,7 @@
 // Command mailsink-bench loads an SMTP sink and measures it: messages over
 // many connections, each SMTP transaction timed; with the sink's HTTP API,
-// how soon an accepted message becomes visible there and (-check) whether
+// how soon an accepted message becomes visible there, how soon (-ws) its
+// event reaches every one of N open inbox WebSockets, and (-check) whether
 // every message acknowledged with 250 is stored byte-exact, once. It works
 // against mailsink, Mailpit and Inbucket alike, so .ci/compare.sh can put
 // them side by side.
@@ -46,6 +47,8 @@ type config struct {
 	visible        bool
 	visibleTimeout time.Duration
 	waitLead       time.Duration
+	ws             int // WebSockets to /api/events held open during the run
+	wsTimeout      time.Duration
 	check          bool
 	allowRewritten bool
 
@@ -65,6 +68,7 @@ const usageText = `mailsink-bench loads an SMTP sink and measures it.
   mailsink-bench -addr 127.0.0.1:1025 -c 16 -per 50 -json
   mailsink-bench -addr 127.0.0.1:1025 -n 50000 -c 64 -api http://127.0.0.1:8025 -check
   mailsink-bench -addr 127.0.0.1:1025 -c 1 -n 200 -api http://127.0.0.1:8025   # 250 -> visible latency
+  mailsink-bench -addr 127.0.0.1:1025 -c 1 -n 500 -api http://127.0.0.1:8025 -ws 100   # ... and -> WebSocket event, 100 tabs open
   mailsink-bench -serve-discard 127.0.0.1:2500 [-cpuprofile cpu.out]         # the baseline
   mailsink-bench -table results.jsonl                                         # compare.sh's table
 
@@ -94,6 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.visible, "visible", true, "with -api: time 250 -> visible in the API for every message (-visible=false for -check alone)")
 	fs.DurationVar(&cfg.visibleTimeout, "visible-timeout", 10*time.Second, "give up on a message not visible in the API after this long")
 	fs.DurationVar(&cfg.waitLead, "wait-lead", time.Millisecond, "with mailsink's wait endpoint: pause between sending the wait request and the message")
+	fs.IntVar(&cfg.ws, "ws", 0, "with -api: hold `N` WebSockets to /api/events open, as N inbox tabs would, and time 250 -> \"new\" event on every one")
+	fs.DurationVar(&cfg.wsTimeout, "ws-timeout", 5*time.Second, "with -ws: an event not on a socket this long after its 250 is missing, and fails the run")
 	fs.BoolVar(&cfg.check, "check", false, "after sending, fetch every message through the API and prove each one acknowledged with 250 is stored byte-exact (SHA-256), none twice")
 	fs.BoolVar(&cfg.allowRewritten, "allow-rewritten", false, "with -check: accept a message stored with trace headers prepended or with LF line endings, its content intact (Mailpit and Inbucket do that)")
 	fs.IntVar(&cfg.pid, "pid", 0, "sink process `ID`: report its CPU time (utime+stime) and memory (VmRSS, VmHWM) from /proc around the load")
@@ -128,6 +134,12 @@ func (cfg *config) validate() error {
 		return errors.New("-auth: want user:pass")
 	case cfg.check && cfg.api == "":
 		return errors.New("-check needs -api")
+	case cfg.ws < 0:
+		return errors.New("-ws: want 0 or more sockets")
+	case cfg.ws > 0 && cfg.api == "":
+		return errors.New("-ws needs -api")
+	case cfg.ws > 0 && cfg.wsTimeout <= 0:
+		return errors.New("-ws-timeout: want a positive duration")
 	}
 	switch cfg.apiKind {
 	case "auto", kindMailsink, kindMailpit, kindInbucket:
