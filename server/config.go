@@ -208,7 +208,7 @@ func settings() []setting {
 		{"http", "MAILSINK_HTTP_PORT", "web inbox and API port",
 			func(c *Config, v string) error { return parsePort(v, &c.HTTPPort) },
 			func(c Config) string { return strconv.Itoa(c.HTTPPort) }},
-		{"smtp", "MAILSINK_SMTP", "SMTP listeners, comma-separated PORT:TLS:AUTH[:OPTION]; \"none\" for none",
+		{"smtp", "MAILSINK_SMTP", "SMTP listeners, PORT:TLS:AUTH[:OPTION] separated by commas or spaces; \"none\" for none",
 			func(c *Config, v string) error {
 				l, err := ParseListeners(v)
 				if err != nil {
@@ -234,13 +234,13 @@ func settings() []setting {
 			func(c *Config, v string) error { c.TLSKey = v; return nil }, func(c Config) string { return c.TLSKey }},
 		{"max-message-size", "MAILSINK_MAX_MESSAGE_SIZE", "largest message accepted, bytes (suffixes K, M, G); 552 beyond",
 			func(c *Config, v string) error { return parseSize(v, &c.MaxMessageSize) },
-			func(c Config) string { return strconv.FormatInt(c.MaxMessageSize, 10) }},
+			func(c Config) string { return FormatSize(c.MaxMessageSize) }},
 		{"max-messages", "MAILSINK_MAX_MESSAGES", "messages kept; the oldest are evicted beyond (0: unlimited)",
 			func(c *Config, v string) error { return parseCount(v, &c.MaxMessages) },
 			func(c Config) string { return strconv.Itoa(c.MaxMessages) }},
 		{"max-store-size", "MAILSINK_MAX_STORE_SIZE", "raw bytes kept over all messages (suffixes K, M, G); oldest evicted beyond (0: unlimited)",
 			func(c *Config, v string) error { return parseSize(v, &c.MaxStoreBytes) },
-			func(c Config) string { return strconv.FormatInt(c.MaxStoreBytes, 10) }},
+			func(c Config) string { return FormatSize(c.MaxStoreBytes) }},
 		{"max-recipients", "MAILSINK_MAX_RECIPIENTS", "RCPT TO per message; 452 beyond (0: unlimited)",
 			func(c *Config, v string) error { return parseCount(v, &c.MaxRecipients) },
 			func(c Config) string { return strconv.Itoa(c.MaxRecipients) }},
@@ -272,7 +272,9 @@ func settings() []setting {
 				}
 				c.SMTPTimeout = d
 				return nil
-			}, func(c Config) string { return c.SMTPTimeout.String() }},
+			}, func(c Config) string {
+				return strings.TrimSuffix(strings.TrimSuffix(c.SMTPTimeout.String(), "0s"), "0m")
+			}},
 		{"allowed-origins", "MAILSINK_ALLOWED_ORIGINS", "extra browser origins allowed to open the live WebSocket, comma-separated (\"*\": any)",
 			func(c *Config, v string) error {
 				c.AllowedOrigins = nil
@@ -341,6 +343,19 @@ func ParseSize(v string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 25M", v)
 	}
 	return n * mult, nil
+}
+
+// FormatSize writes n the way ParseSize reads it, e.g. 25M.
+func FormatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func parseSize(v string, dst *int64) error {

@@ -286,6 +286,35 @@ func TestPipelinedFaultRepliesStayInOrder(t *testing.T) {
 	if string(m.Raw) != "Subject: pipelined\r\n\r\n.dot\r\n" || strings.Join(m.Envelope.To, ",") != "y@example.test" {
 		t.Fatalf("captured %q to %v", m.Raw, m.Envelope.To)
 	}
+	// The wire matched each reply to its command: the content was seen as
+	// content, not as commands.
+	tr := waitSessionEnd(t, s, rc)
+	if hasLine(tr, "C", "Subject: pipelined") || !hasLine(tr, "C", "[message content, 29 bytes]") {
+		t.Fatalf("transcript:\n%s", dump(tr))
+	}
+}
+
+func TestPipelinedTransactionWithinCommandLimit(t *testing.T) {
+	// One pipelined group of MAIL, 3 RCPT and DATA, then a message whose
+	// body lines look like commands: none of them may count as commands.
+	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.MaxCommands = 8 }))
+	rc := rawDial(t, s.Addr(25))
+	wantPrefix(t, rc.reply(), "220")
+	rc.send("EHLO client.test", "MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "RCPT TO:<c@example.test>", "RCPT TO:<d@example.test>", "DATA")
+	for _, want := range []string{"250", "250", "250", "250", "250", "354"} {
+		wantPrefix(t, rc.reply(), want)
+	}
+	body := []string{"Subject: commands in the body"}
+	for range 20 {
+		body = append(body, "RSET", "QUIT", "NOOP")
+	}
+	rc.send(append(body, ".")...)
+	wantPrefix(t, rc.reply(), "250")
+	rc.send("QUIT")
+	wantPrefix(t, rc.reply(), "221")
+	if m := onlyMessage(t, s); !strings.Contains(string(m.Raw), "QUIT\r\nNOOP") {
+		t.Fatalf("captured %q", m.Raw)
+	}
 }
 
 func TestTranscripts(t *testing.T) {

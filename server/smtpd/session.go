@@ -84,8 +84,7 @@ func (s *session) overLimit() error {
 	if s.wire == nil || !s.wire.opaque.Load() {
 		return nil // counted by the wire
 	}
-	s.wire.commands++
-	if max := s.l.opts.MaxCommands; max > 0 && s.wire.commands > max {
+	if max := s.l.opts.MaxCommands; max > 0 && s.wire.commands.Add(1) > int64(max) {
 		s.wire.closeAfter.Store(true)
 		return errTooManyCommands
 	}
@@ -323,7 +322,7 @@ func (s *session) data(r io.Reader) error {
 	if s.wire != nil {
 		// The command limit is per transaction: a client that delivers may
 		// keep its connection open for any number of messages.
-		s.wire.commands = 0
+		s.wire.commands.Store(0)
 		s.wire.tr.Update(func(t *storage.Transcript) { t.MessageIDs = append(t.MessageIDs, m.ID) })
 		s.wire.tr.Add("*", "captured as message "+m.ID)
 	}

@@ -105,10 +105,25 @@ type wireConn struct {
 	dataState int
 	dataBytes int64
 	bdatLeft  int64
-	authSASL  bool // client lines are SASL responses until a non-334 reply
-	commands  int
-	partial   []byte // server bytes of an unfinished reply line
+	authSASL  bool // client lines are SASL responses (after a 334, until the final reply)
+	// pending lists the commands handed to go-smtp that await their final
+	// reply, oldest first: with PIPELINING, replies must be matched to
+	// commands in order to know which one a 354 or 220 answers.
+	pending  []cmdKind
+	commands atomic.Int64 // since the last accepted message; BDAT's Data runs on another goroutine
+	partial  []byte       // server bytes of an unfinished reply line
 }
+
+type cmdKind uint8
+
+const (
+	kindOther    cmdKind = iota
+	kindData             // DATA: 354 starts the content
+	kindContent          // the content after 354: its final reply ends the transaction
+	kindStartTLS         // STARTTLS: 220 starts the handshake
+	kindAuth             // AUTH: 334 replies continue the exchange
+	kindBDAT             // BDAT: an error before the chunk is read means there is none
+)
 
 type heldCommand struct {
 	line string
@@ -228,32 +243,54 @@ func (w *wireConn) observeServer(p []byte) {
 		if !final {
 			continue
 		}
-		switch w.mode {
-		case modeAwaitData:
-			if code == 354 {
-				w.mode, w.dataState, w.dataBytes = modeData, 0, 0
-			} else {
-				w.mode = modeCommand
-			}
-		case modeAwaitTLS:
-			if code == 220 {
-				w.mode = modeOpaque
-				w.opaque.Store(true)
-				w.in, w.out = nil, nil // plaintext after STARTTLS is an injection: drop it
-				w.tr.Add("*", "STARTTLS: handshake follows; later lines are recorded from the session's view")
-			} else {
-				w.mode = modeCommand
-			}
-		}
-		if w.authSASL && code != 334 {
-			w.authSASL = false
-		}
+		w.reply(code)
 		if code == 421 {
 			w.closeAfter.Store(true)
 		}
 	}
 	if len(w.partial) > maxCommandLine {
 		w.partial = w.partial[:0]
+	}
+}
+
+// reply matches a final reply to the oldest pending command and follows
+// the state it implies. Replies with nothing pending (the greeting, our own
+// fault replies) change nothing.
+func (w *wireConn) reply(code int) {
+	if len(w.pending) == 0 {
+		return
+	}
+	kind := w.pending[0]
+	if kind == kindAuth && code == 334 {
+		w.authSASL = true // the client's next line is a SASL response
+		return
+	}
+	w.pending = w.pending[1:]
+	switch kind {
+	case kindAuth:
+		w.authSASL = false
+	case kindData:
+		if code == 354 {
+			w.mode, w.dataState, w.dataBytes = modeData, 0, 0
+			w.pending = append([]cmdKind{kindContent}, w.pending...)
+		} else if w.mode == modeAwaitData {
+			w.mode = modeCommand
+		}
+	case kindStartTLS:
+		if code == 220 {
+			w.mode = modeOpaque
+			w.opaque.Store(true)
+			w.in, w.out, w.pending = nil, nil, nil // plaintext after STARTTLS is an injection: drop it
+			w.tr.Add("*", "STARTTLS: handshake follows; later lines are recorded from the session's view")
+		} else if w.mode == modeAwaitTLS {
+			w.mode = modeCommand
+		}
+	case kindBDAT:
+		if w.mode == modeBDAT && w.bdatLeft > 0 {
+			// Answered before its chunk was read: go-smtp refused the
+			// command, and what follows is commands again.
+			w.mode, w.bdatLeft = modeCommand, 0
+		}
 	}
 }
 
@@ -471,23 +508,18 @@ func (w *wireConn) command(line string) *heldCommand {
 			shown += " ****"
 		}
 		w.tr.Add("C", shown)
-		w.authSASL = true
 	case "BDAT":
 		w.tr.Add("C", line)
-		f := strings.Fields(arg)
-		if len(f) > 0 {
-			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil && n >= 0 {
-				w.tr.Add("C", fmt.Sprintf("[chunk, %d bytes]", n))
-				if n > 0 {
-					w.mode, w.bdatLeft = modeBDAT, n
-				}
+		if n, ok := bdatSize(arg); ok {
+			w.tr.Add("C", fmt.Sprintf("[chunk, %d bytes]", n))
+			if n > 0 {
+				w.mode, w.bdatLeft = modeBDAT, n
 			}
 		}
 	default:
 		w.tr.Add("C", line)
 	}
-	w.commands++
-	if max := w.l.opts.MaxCommands; max > 0 && w.commands > max {
+	if max := w.l.opts.MaxCommands; max > 0 && w.commands.Add(1) > int64(max) {
 		return &heldCommand{line: line, tooMany: true}
 	}
 	var stage faults.Stage
@@ -501,18 +533,43 @@ func (w *wireConn) command(line string) *heldCommand {
 		stage = faults.Rset
 	case "QUIT":
 		stage = faults.Quit
-	case "DATA":
-		w.mode = modeAwaitData
 	}
 	if stage != "" {
 		if r, ok := w.l.opts.Faults.Fire(faults.Event{Stage: stage, Port: w.l.cfg.Port}); ok {
 			return &heldCommand{line: line, rule: r}
 		}
 	}
-	if verb == "STARTTLS" {
-		w.mode = modeAwaitTLS
-	}
+	w.passed(verb)
 	return nil
+}
+
+// passed notes a command handed to go-smtp, whose reply is now pending.
+func (w *wireConn) passed(verb string) {
+	kind := kindOther
+	switch verb {
+	case "DATA":
+		kind = kindData
+		w.mode = modeAwaitData // the client must wait for 354 before the content
+	case "STARTTLS":
+		kind = kindStartTLS
+		w.mode = modeAwaitTLS
+	case "AUTH":
+		kind = kindAuth
+	case "BDAT":
+		kind = kindBDAT
+	}
+	w.pending = append(w.pending, kind)
+}
+
+// bdatSize reads BDAT's arguments exactly as go-smtp does; if go-smtp
+// refuses them it reads no chunk, so neither do we.
+func bdatSize(arg string) (int64, bool) {
+	f := strings.Fields(arg)
+	if len(f) == 0 || len(f) > 2 || (len(f) == 2 && !strings.EqualFold(f[1], "LAST")) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(f[0], 10, 32)
+	return int64(n), err == nil
 }
 
 // runHeld answers a held command once go-smtp has caught up.
@@ -548,9 +605,7 @@ func (w *wireConn) runHeld() error {
 		return net.ErrClosed
 	}
 	// Delay only: now let go-smtp have the command.
-	if strings.EqualFold(strings.Fields(h.line)[0], "STARTTLS") {
-		w.mode = modeAwaitTLS
-	}
+	w.passed(strings.ToUpper(strings.Fields(h.line)[0]))
 	w.out = append(w.out, h.line+"\r\n"...)
 	return nil
 }
