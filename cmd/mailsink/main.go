@@ -32,6 +32,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(getenv, stderr)
 	}
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			server.Usage(stdout)
+			return 0
+		}
+	}
 	cfg, err := server.LoadConfig(args, getenv, stderr)
 	if errors.Is(err, server.ErrHelp) {
 		return 0
