@@ -149,3 +149,47 @@ func TestCertificateEndpointLetsClientsVerify(t *testing.T) {
 		}
 	}
 }
+
+func TestBrowserAttacksAreRefused(t *testing.T) {
+	s := sinktest.Start(t)
+	tests := []struct {
+		name, method, path, host, origin string
+		status                           int
+	}{
+		{"cross-origin fault rule (CSRF)", "POST", "/api/v1/faults", "", "http://evil.example", 403},
+		{"cross-origin delete (CSRF)", "DELETE", "/api/v1/messages", "", "http://evil.example", 403},
+		{"DNS rebinding read", "GET", "/api/v1/messages", "evil.example:8025", "", 403},
+		{"same-origin write", "DELETE", "/api/v1/messages", "", "SAME", 200},
+		{"no Origin (curl, test code)", "DELETE", "/api/v1/messages", "", "", 200},
+		{"localhost name", "GET", "/api/v1/messages", "localhost:8025", "", 200},
+		{"configured hostname", "GET", "/api/v1/messages", "mailsink.localhost", "", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, s.URL+tt.path, strings.NewReader(`{"Stage":"connect","Drop":true}`))
+			req.Header.Set("Content-Type", "text/plain")
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			switch tt.origin {
+			case "":
+			case "SAME":
+				req.Header.Set("Origin", s.URL)
+			default:
+				req.Header.Set("Origin", tt.origin)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
+			}
+		})
+	}
+	if rules, _ := s.Client.Faults(context.Background()); len(rules) != 0 {
+		t.Fatalf("a cross-origin request added fault rules: %+v", rules)
+	}
+}

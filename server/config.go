@@ -161,7 +161,7 @@ type Config struct {
 	MaxSessions    int           // session transcripts kept, oldest forgotten first
 	Faults         []faults.Rule // fault rules active from the start
 	SMTPTimeout    time.Duration // idle time per SMTP command before 421
-	AllowedOrigins []string      // extra Origins allowed on the WebSocket and API writes
+	AllowedOrigins []string      // extra browser Origins (and Hosts) allowed on the WebSocket and API writes
 	SMTPDebug      bool          // log full SMTP conversations (includes secrets and bodies)
 }
 
@@ -275,7 +275,7 @@ func settings() []setting {
 			}, func(c Config) string {
 				return strings.TrimSuffix(strings.TrimSuffix(c.SMTPTimeout.String(), "0s"), "0m")
 			}},
-		{"allowed-origins", "MAILSINK_ALLOWED_ORIGINS", "extra browser origins allowed to open the live WebSocket, comma-separated (\"*\": any)",
+		{"allowed-origins", "MAILSINK_ALLOWED_ORIGINS", "extra browser origins allowed to open the live WebSocket and change mail through the API, comma-separated (\"*\": any)",
 			func(c *Config, v string) error {
 				c.AllowedOrigins = nil
 				for _, o := range strings.Split(v, ",") {

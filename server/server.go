@@ -9,12 +9,14 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -43,6 +45,9 @@ type Server struct {
 	certPEM   []byte
 	faults    *faults.Set
 	notes     []string // things the user should know, e.g. port fallbacks
+
+	httpCtx    context.Context
+	httpCancel context.CancelFunc
 
 	wg      sync.WaitGroup
 	errOnce sync.Once
@@ -122,6 +127,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("binding HTTP port %s: %w", s.addr(s.cfg.HTTPPort), err)
 	}
+	s.httpCtx, s.httpCancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.ui = webui.New(s.store, webui.Options{AllowedOrigins: s.cfg.AllowedOrigins, Logger: s.log})
 	mux := http.NewServeMux()
 	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults})
@@ -137,10 +143,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	mux.Handle("/readyz", a)
 	mux.Handle("/", s.ui)
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           s.guard(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Requests end when the server shuts down (long waits included), not
+		// when the caller's context does: Shutdown decides.
+		BaseContext: func(net.Listener) context.Context { return s.httpCtx },
 	}
 
 	for _, l := range s.listeners {
@@ -175,26 +183,36 @@ func (s *Server) Err() <-chan error { return s.errc }
 // Shutdown stops accepting, lets sessions finish until ctx is done, then
 // closes whatever is left.
 func (s *Server) Shutdown(ctx context.Context) error {
-	var errs []error
-	if s.http != nil {
-		if err := s.http.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("shutting down HTTP: %w", err))
-			s.http.Close()
-		}
-	}
-	if s.ui != nil {
-		s.ui.Close() // hijacked WebSockets are not ended by http.Server.Shutdown
-	}
 	var mu sync.Mutex
+	var errs []error
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
 	var wg sync.WaitGroup
+	// SMTP first and in parallel: stop accepting at once, let sessions in
+	// DATA finish within ctx.
 	for _, l := range s.listeners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := l.Shutdown(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("shutting down %s: %w", l.Config().Name(), err))
-				mu.Unlock()
+				fail(fmt.Errorf("shutting down %s: %w", l.Config().Name(), err))
+			}
+		}()
+	}
+	if s.http != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.httpCancel() // ends pending waits, so they do not hold shutdown
+			if s.ui != nil {
+				s.ui.Close() // hijacked WebSockets are not ended by http.Server.Shutdown
+			}
+			if err := s.http.Shutdown(ctx); err != nil {
+				fail(fmt.Errorf("shutting down HTTP: %w", err))
+				s.http.Close()
 			}
 		}()
 	}
@@ -213,6 +231,57 @@ func (s *Server) closeAll() {
 	if s.ui != nil {
 		s.ui.Close()
 	}
+}
+
+// guard refuses what a page on another site could make a browser do here:
+// writes from a foreign Origin (CSRF: a form can POST text/plain without a
+// preflight) and, while bound to loopback only, requests naming a foreign
+// Host (DNS rebinding, which would let such a page read captured mail).
+func (s *Server) guard(next http.Handler) http.Handler {
+	ip := net.ParseIP(s.cfg.Bind)
+	loopbackOnly := s.cfg.Bind == "localhost" || (ip != nil && ip.IsLoopback())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if loopbackOnly && !s.hostAllowed(r.Host) {
+			refuse(w, fmt.Sprintf("host %q is not served; mailsink answers to localhost, loopback addresses and MAILSINK_HOSTNAME (or list it in MAILSINK_ALLOWED_ORIGINS)", r.Host))
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if !webui.OriginAllowed(r, s.cfg.AllowedOrigins) {
+				refuse(w, "cross-origin request refused; list the origin in MAILSINK_ALLOWED_ORIGINS to allow it")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	if host == "" || host == "localhost" || strings.HasSuffix(host, ".localhost") || strings.EqualFold(host, s.cfg.Hostname) {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	for _, a := range s.cfg.AllowedOrigins {
+		if a == "*" || strings.EqualFold(a, hostport) || strings.HasSuffix(strings.ToLower(a), "://"+strings.ToLower(hostport)) {
+			return true
+		}
+	}
+	return false
+}
+
+func refuse(w http.ResponseWriter, msg string) {
+	body, _ := json.Marshal(struct{ Error string }{msg})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusForbidden)
+	w.Write(append(body, '\n'))
 }
 
 // BoundListener describes one SMTP listener as bound.

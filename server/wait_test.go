@@ -120,3 +120,29 @@ func TestTestsAreIsolatedByRecipient(t *testing.T) {
 		t.Fatalf("%d messages left, want t2's 2", all.Total)
 	}
 }
+
+func TestShutdownEndsPendingWaits(t *testing.T) {
+	s := sinktest.Start(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Client.Wait(context.Background(), "to:never@example.test", 1, time.Minute)
+		errc <- err
+	}()
+	// The wait has reached the server once it holds a subscription.
+	for deadline := time.Now().Add(5 * time.Second); s.Store.Subscribers() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the wait never reached the server")
+		}
+	}
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatalf("shutdown with a pending wait: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown took %s: the wait held it", d)
+	}
+	var ce *client.Error
+	if err := <-errc; !errors.As(err, &ce) || ce.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("the waiting client got %v, want 503", err)
+	}
+}

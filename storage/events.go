@@ -89,3 +89,10 @@ func (h *hub) removeLocked(sub *Subscription) {
 		close(sub.c)
 	}
 }
+
+// Subscribers is how many subscriptions are open (browser tabs, waits).
+func (s *Store) Subscribers() int {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return len(s.hub.subs)
+}

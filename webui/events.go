@@ -99,7 +99,12 @@ func isErrorReply(line string) bool {
 
 // checkOrigin allows non-browser clients (no Origin), the same origin, and
 // the configured extra origins.
-func (h *Handler) checkOrigin(r *http.Request) bool {
+func (h *Handler) checkOrigin(r *http.Request) bool { return OriginAllowed(r, h.opts.AllowedOrigins) }
+
+// OriginAllowed reports whether a request may act for its Origin: no Origin
+// (not a browser), the same origin, or one of allowed ("*", a full origin
+// such as "https://app.test:8443", or a bare host:port).
+func OriginAllowed(r *http.Request, allowed []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
@@ -111,15 +116,15 @@ func (h *Handler) checkOrigin(r *http.Request) bool {
 	if strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	for _, allowed := range h.opts.AllowedOrigins {
+	for _, a := range allowed {
 		switch {
-		case allowed == "*":
+		case a == "*":
 			return true
-		case strings.Contains(allowed, "://"):
-			if strings.EqualFold(strings.TrimSuffix(allowed, "/"), u.Scheme+"://"+u.Host) {
+		case strings.Contains(a, "://"):
+			if strings.EqualFold(strings.TrimSuffix(a, "/"), u.Scheme+"://"+u.Host) {
 				return true
 			}
-		case strings.EqualFold(allowed, u.Host):
+		case strings.EqualFold(a, u.Host):
 			return true
 		}
 	}

@@ -62,7 +62,10 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 	matched, err := a.waitFor(ctx, sub, f, count, out.MessagesCount, seq)
 	if err != nil {
 		if r.Context().Err() != nil {
-			return nil // the client went away
+			// The client went away, or mailsink is shutting down; in the
+			// second case someone may still be listening.
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{"mailsink is shutting down"})
+			return nil
 		}
 		writeJSON(w, http.StatusRequestTimeout, WaitTimeout{
 			Error:   fmt.Sprintf("timed out after %s: %d of %d messages matched", timeout, matched, count),

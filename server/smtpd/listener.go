@@ -153,6 +153,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 
 // Close stops the listener and drops open sessions at once.
 func (l *Listener) Close() error {
+	l.ln.Close() // go-smtp closes only listeners Serve has registered
 	err := l.srv.Close()
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
