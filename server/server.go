@@ -29,8 +29,9 @@ import (
 	"github.com/mailsink/mailsink/webui"
 )
 
-// Version is reported by the API; main may override it at link time.
-const Version = "0.1.0"
+// Version is reported by the API and the banner; set it at link time with
+// -ldflags "-X github.com/mailsink/mailsink/server.Version=...".
+var Version = "0.1.0"
 
 // Server is a running mailsink: SMTP listeners, the API and the inbox.
 type Server struct {

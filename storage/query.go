@@ -319,7 +319,7 @@ func ParseByteSize(v string) (int64, error) {
 		mult, s = 1<<30, s[:len(s)-1]
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 || f > 1<<50 {
+	if err != nil || !(f >= 0 && f <= 1<<50) { // also refuses NaN
 		return 0, fmt.Errorf("not a size (want e.g. 2kb, 1.5m)")
 	}
 	return int64(f * mult), nil

@@ -256,12 +256,15 @@ func (s *Set) Add(rules ...Rule) ([]Rule, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	for _, old := range s.rules {
+		seen[old.ID] = true
+	}
 	for _, r := range rules {
-		for _, old := range s.rules {
-			if old.ID == r.ID {
-				return nil, fmt.Errorf("rule ID %q exists already", r.ID)
-			}
+		if seen[r.ID] {
+			return nil, fmt.Errorf("rule ID %q is used twice", r.ID)
 		}
+		seen[r.ID] = true
 	}
 	for i := range rules {
 		r := rules[i]

@@ -3,8 +3,13 @@
 // ports, shut down through t.Cleanup.
 //
 //	s := sinktest.Start(t)
-//	smtp.SendMail(s.Addr(25), nil, "app@example.test", []string{"user@example.test"}, msg)
-//	msgs, err := s.Client.Wait(ctx, "to:user@example.test", 1, 5*time.Second)
+//	app := myapp.New(s.Addr(587), s.TLSConfig()) // 587: STARTTLS and AUTH required
+//	app.SendWelcome("user+t1@example.test")
+//	msgs, err := s.Client.Wait(ctx, "to:user+t1@example.test", 1, 5*time.Second)
+//
+// The TLS listeners present a self-signed certificate: clients must trust
+// s.TLSConfig() (net/smtp.SendMail cannot be told to, and it uses STARTTLS
+// whenever offered; see the package example for net/smtp by hand).
 package sinktest
 
 import (

@@ -37,7 +37,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		if err := s.overLimit(); err != nil {
 			return nil, err
 		}
-		s.trace("EHLO "+c.Hostname(), nil, "250 Hello "+c.Hostname())
+		s.trace("EHLO "+c.Hostname(), nil, "250 Hello "+c.Hostname()+" (extensions not recorded inside TLS)")
 	}
 	return s, nil
 }
@@ -98,6 +98,14 @@ func (s *session) trace(cmd string, err error, okReply string) {
 		return
 	}
 	s.wire.tr.Add("C", cmd)
+	s.traceReply(err, okReply)
+}
+
+// traceReply records the reply to a command traced inside STARTTLS.
+func (s *session) traceReply(err error, okReply string) {
+	if s.wire == nil || !s.wire.opaque.Load() {
+		return
+	}
 	var se *smtp.SMTPError
 	switch {
 	case err == nil:
@@ -217,7 +225,7 @@ func (s *session) checkCredentials(user, pass string) error {
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	err := s.mail(from)
-	s.trace("MAIL FROM:<"+from+">", err, "250 2.0.0 OK")
+	s.trace("MAIL FROM:<"+from+">", err, "250 2.0.0 Roger, accepting mail from <"+from+">")
 	return err
 }
 
@@ -247,7 +255,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if err == nil {
 		err = s.fault(faults.Event{Stage: faults.Rcpt, Sender: s.from, Recipients: []string{to}})
 	}
-	s.trace("RCPT TO:<"+to+">", err, "250 2.0.0 OK")
+	s.trace("RCPT TO:<"+to+">", err, "250 2.0.0 I'll make sure <"+to+"> gets this")
 	if err != nil {
 		return err
 	}
@@ -256,8 +264,13 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
+	if s.wire != nil && s.wire.opaque.Load() {
+		s.wire.tr.Add("C", "DATA")
+		s.wire.tr.Add("S", "354 Go ahead. End your data with <CR><LF>.<CR><LF>")
+		s.wire.tr.Add("C", "[message content]")
+	}
 	err := s.data(r)
-	s.trace("DATA (message content not recorded)", err, "250 2.0.0 OK: queued")
+	s.traceReply(err, "250 2.0.0 OK: queued")
 	return err
 }
 
@@ -335,4 +348,9 @@ func (s *session) Reset() {
 	s.to = nil
 }
 
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error {
+	if s.wire != nil && s.wire.opaque.Load() {
+		s.wire.tr.Add("*", "session ended (QUIT, a new EHLO or STARTTLS, or the connection closed)")
+	}
+	return nil
+}
