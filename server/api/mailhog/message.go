@@ -52,8 +52,10 @@ type SMTPMessage struct {
 }
 
 // maxDepth bounds the recursion into nested multiparts; deeper parts are
-// listed with their bodies unsplit.
-const maxDepth = 20
+// listed with their bodies unsplit. In MailHog's shape every level repeats
+// its parent's body, so the depth bounds a response to about maxDepth+2
+// times the message; real mail rarely nests more than four levels.
+const maxDepth = 8
 
 // messageOf builds MailHog's view of m. Unlike MailHog it changes nothing:
 // no Received, Return-Path or Message-ID is added, and every value of a
