@@ -427,3 +427,30 @@ func httpDo(t *testing.T, method, url, body string) string {
 	}
 	return string(data)
 }
+
+func TestSlowLorisInDataIsCutOff(t *testing.T) {
+	// A client that dribbles its message a byte at a time cannot hold the
+	// connection longer than the SMTP timeout.
+	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.SMTPTimeout = 500 * time.Millisecond }))
+	rc := rawDial(t, s.Addr(25))
+	wantPrefix(t, rc.reply(), "220")
+	rc.send("EHLO client.test", "MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA")
+	for _, want := range []string{"250", "250", "250", "354"} {
+		wantPrefix(t, rc.reply(), want)
+	}
+	start := time.Now()
+	var err error
+	for i := 0; i < 100 && err == nil; i++ { // at most 10 s
+		_, err = rc.c.Write([]byte("x"))
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err == nil {
+		t.Fatal("a slow DATA kept the connection open for 10 s")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("cut off only after %s", d)
+	}
+	if got := s.Store.Stats().Total; got != 0 {
+		t.Fatalf("stored %d messages from a cut-off DATA", got)
+	}
+}
