@@ -60,7 +60,7 @@ func New(store *storage.Store, opts Options) *API {
 		a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 			if err := fn(w, r); err != nil {
-				writeError(w, a.log, err)
+				WriteError(w, a.log, err)
 			}
 		})
 	}
@@ -90,7 +90,7 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /livez", ok)
 	h("GET /readyz", ok)
 	h("/api/", func(w http.ResponseWriter, r *http.Request) error {
-		writeJSON(w, http.StatusNotFound, errorBody{fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)})
 		return nil
 	})
 	return a
@@ -130,14 +130,15 @@ type MessagesSummary struct {
 	Evicted uint64 `json:"evicted"`
 }
 
-func intParam(r *http.Request, name string, def int) (int, error) {
+// IntParam reads a whole number >= 0 from the query; absent is def.
+func IntParam(r *http.Request, name string, def int) (int, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, errBadRequest(fmt.Sprintf("parameter %s=%q: want a whole number >= 0", name, v))
+		return 0, BadRequest(fmt.Sprintf("parameter %s=%q: want a whole number >= 0", name, v))
 	}
 	return n, nil
 }
@@ -145,11 +146,11 @@ func intParam(r *http.Request, name string, def int) (int, error) {
 // page lists the messages f selects, paged by the start and limit
 // parameters; it also returns the store's arrival sequence at that moment.
 func (a *API) page(r *http.Request, f storage.Filter) (MessagesSummary, uint64, error) {
-	start, err := intParam(r, "start", 0)
+	start, err := IntParam(r, "start", 0)
 	if err != nil {
 		return MessagesSummary{}, 0, err
 	}
-	limit, err := intParam(r, "limit", 50)
+	limit, err := IntParam(r, "limit", 50)
 	if err != nil {
 		return MessagesSummary{}, 0, err
 	}
@@ -178,7 +179,7 @@ func (a *API) listing(queryRequired bool) func(http.ResponseWriter, *http.Reques
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, out)
+		WriteJSON(w, http.StatusOK, out)
 		return nil
 	}
 }
@@ -188,20 +189,20 @@ func (a *API) listing(queryRequired bool) func(http.ResponseWriter, *http.Reques
 func (a *API) queryFilter(r *http.Request, required bool) (storage.Filter, error) {
 	q := r.URL.Query().Get("query")
 	if required && strings.TrimSpace(q) == "" {
-		return nil, errBadRequest("parameter query is required")
+		return nil, BadRequest("parameter query is required")
 	}
 	loc := time.Local
 	if tz := r.URL.Query().Get("tz"); tz != "" {
 		l, err := time.LoadLocation(tz)
 		if err != nil {
-			return nil, errBadRequest(fmt.Sprintf("parameter tz=%q: unknown time zone", tz))
+			return nil, BadRequest(fmt.Sprintf("parameter tz=%q: unknown time zone", tz))
 		}
 		loc = l
 	}
 	f, err := storage.ParseQuery(q, a.opts.Now(), loc)
 	var qe *storage.QueryError
 	if errors.As(err, &qe) {
-		return nil, errBadRequest(qe.Error())
+		return nil, BadRequest(qe.Error())
 	}
 	return f, err
 }
@@ -233,7 +234,7 @@ func readIDs(r *http.Request) (idsBody, bool, error) {
 		return b, false, nil
 	}
 	if err := json.Unmarshal(data, &b); err != nil {
-		return b, false, errBadRequest("request body: want JSON such as {\"IDs\":[\"...\"]}: " + err.Error())
+		return b, false, BadRequest("request body: want JSON such as {\"IDs\":[\"...\"]}: " + err.Error())
 	}
 	return b, true, nil
 }
@@ -262,7 +263,7 @@ func (a *API) setRead(w http.ResponseWriter, r *http.Request) error {
 	var f storage.Filter
 	switch {
 	case len(b.IDs) > 0 && b.Search != "":
-		return errBadRequest("request body: give IDs or Search, not both")
+		return BadRequest("request body: give IDs or Search, not both")
 	case len(b.IDs) > 0:
 		want := map[string]bool{}
 		for _, id := range b.IDs {
@@ -273,7 +274,7 @@ func (a *API) setRead(w http.ResponseWriter, r *http.Request) error {
 		var qe *storage.QueryError
 		f, err = storage.ParseQuery(b.Search, a.opts.Now(), time.Local)
 		if errors.As(err, &qe) {
-			return errBadRequest(qe.Error())
+			return BadRequest(qe.Error())
 		}
 	}
 	a.store.SetRead(f, b.Read)
@@ -381,7 +382,7 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -419,7 +420,7 @@ func (a *API) getHeaders(w http.ResponseWriter, r *http.Request) error {
 		}
 		out[textproto.CanonicalMIMEHeaderKey(k)] = vals
 	}
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -430,7 +431,7 @@ func (a *API) getPart(w http.ResponseWriter, r *http.Request) error {
 	}
 	part, found := m.Parse().Part(r.PathValue("part"))
 	if !found {
-		writeJSON(w, http.StatusNotFound, errorBody{"part not found"})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{"part not found"})
 		return nil
 	}
 	ct := part.ContentType
@@ -487,13 +488,13 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 	out.RuntimeStats.SMTPAcceptedSize = st.AcceptedBytes
 	lim := a.store.Limits()
 	out.StoreLimits.MaxMessages, out.StoreLimits.MaxBytes = lim.MaxMessages, lim.MaxBytes
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) certificate(w http.ResponseWriter, r *http.Request) error {
 	if len(a.opts.CertPEM) == 0 {
-		writeJSON(w, http.StatusNotFound, errorBody{"no TLS certificate configured"})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{"no TLS certificate configured"})
 		return nil
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")

@@ -14,31 +14,35 @@ type badRequest struct{ msg string }
 
 func (e badRequest) Error() string { return e.msg }
 
-func errBadRequest(msg string) error { return badRequest{msg} }
+// BadRequest is a client mistake answered with 400 and msg, which must be
+// safe to show.
+func BadRequest(msg string) error { return badRequest{msg} }
 
-type errorBody struct {
+// ErrorBody is every error answer: {"Error": "..."}.
+type ErrorBody struct {
 	Error string
 }
 
-// writeError maps err to a status: ErrNotFound 404, client mistakes 400,
+// WriteError maps err to a status: ErrNotFound 404, client mistakes 400,
 // anything else 500 without echoing internal text.
-func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
+func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 	var br badRequest
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, errorBody{"message not found"})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{"message not found"})
 	case errors.As(err, &br):
-		writeJSON(w, http.StatusBadRequest, errorBody{br.msg})
+		WriteJSON(w, http.StatusBadRequest, ErrorBody{br.msg})
 	case errors.As(err, &mbe):
-		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{"request body too large"})
+		WriteJSON(w, http.StatusRequestEntityTooLarge, ErrorBody{"request body too large"})
 	default:
 		log.Error("API request failed", "err", err)
-		writeJSON(w, http.StatusInternalServerError, errorBody{"internal error"})
+		WriteJSON(w, http.StatusInternalServerError, ErrorBody{"internal error"})
 	}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers v as JSON with status, uncached.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

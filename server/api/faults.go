@@ -22,7 +22,7 @@ func (a *API) listFaults(w http.ResponseWriter, r *http.Request) error {
 	if rules == nil {
 		rules = []faults.Rule{}
 	}
-	writeJSON(w, http.StatusOK, FaultRules{rules})
+	WriteJSON(w, http.StatusOK, FaultRules{rules})
 	return nil
 }
 
@@ -44,13 +44,13 @@ func (a *API) addFaults(w http.ResponseWriter, r *http.Request) error {
 		rules = []faults.Rule{one}
 	}
 	if err != nil {
-		return errBadRequest("request body: want a fault rule object or an array of them: " + err.Error())
+		return BadRequest("request body: want a fault rule object or an array of them: " + err.Error())
 	}
 	added, err := a.opts.Faults.Add(rules...)
 	if err != nil {
-		return errBadRequest(err.Error())
+		return BadRequest(err.Error())
 	}
-	writeJSON(w, http.StatusCreated, FaultRules{added})
+	WriteJSON(w, http.StatusCreated, FaultRules{added})
 	return nil
 }
 
@@ -61,7 +61,7 @@ func (a *API) deleteFaults(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) deleteFault(w http.ResponseWriter, r *http.Request) error {
 	if !a.opts.Faults.Remove(r.PathValue("id")) {
-		writeJSON(w, http.StatusNotFound, errorBody{"no fault rule with ID " + strconv.Quote(r.PathValue("id"))})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{"no fault rule with ID " + strconv.Quote(r.PathValue("id"))})
 		return nil
 	}
 	return ok(w, r)
@@ -93,7 +93,7 @@ var chaosStages = []struct {
 }
 
 func (a *API) getChaos(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, a.chaos())
+	WriteJSON(w, http.StatusOK, a.chaos())
 	return nil
 }
 
@@ -124,7 +124,7 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(strings.TrimSpace(string(data))) > 0 {
 		if err := json.Unmarshal(data, &in); err != nil {
-			return errBadRequest("request body: want {\"Sender\":{\"ErrorCode\":451,\"Probability\":10},...}: " + err.Error())
+			return BadRequest("request body: want {\"Sender\":{\"ErrorCode\":451,\"Probability\":10},...}: " + err.Error())
 		}
 	}
 	triggers := []ChaosTrigger{in.Sender, in.Recipient, in.Authentication}
@@ -135,7 +135,7 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 			t.ErrorCode = c.def
 		}
 		if t.ErrorCode < 400 || t.ErrorCode > 599 || t.Probability < 0 || t.Probability > 100 {
-			return errBadRequest(fmt.Sprintf("chaos trigger %d: ErrorCode must be 400-599 and Probability 0-100", i))
+			return BadRequest(fmt.Sprintf("chaos trigger %d: ErrorCode must be 400-599 and Probability 0-100", i))
 		}
 		if t.Probability == 0 {
 			continue
@@ -144,14 +144,14 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, r := range rules { // validate before touching the live set
 		if err := r.Validate(); err != nil {
-			return errBadRequest(err.Error())
+			return BadRequest(err.Error())
 		}
 	}
 	a.opts.Faults.RemoveIf(func(r faults.Rule) bool { return strings.HasPrefix(r.ID, "chaos-") })
 	if _, err := a.opts.Faults.Add(rules...); err != nil {
-		return errBadRequest(err.Error())
+		return BadRequest(err.Error())
 	}
-	writeJSON(w, http.StatusOK, a.chaos())
+	WriteJSON(w, http.StatusOK, a.chaos())
 	return nil
 }
 
@@ -166,11 +166,11 @@ type Sessions struct {
 // whether a fault fired (?faulted=1); ?limit= (default 100).
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	port, err := intParam(r, "port", 0)
+	port, err := IntParam(r, "port", 0)
 	if err != nil {
 		return err
 	}
-	limit, err := intParam(r, "limit", 100)
+	limit, err := IntParam(r, "limit", 100)
 	if err != nil {
 		return err
 	}
@@ -202,17 +202,17 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if out.Sessions == nil {
 		out.Sessions = []*storage.Transcript{}
 	}
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.store.Sessions().Get(r.PathValue("id"))
 	if err != nil {
-		writeJSON(w, http.StatusNotFound, errorBody{"session not found"})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{"session not found"})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, t)
+	WriteJSON(w, http.StatusOK, t)
 	return nil
 }
 

@@ -29,17 +29,17 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	count, err := intParam(r, "count", 1)
+	count, err := IntParam(r, "count", 1)
 	if err != nil {
 		return err
 	}
 	if count < 1 {
-		return errBadRequest("parameter count: want 1 or more")
+		return BadRequest("parameter count: want 1 or more")
 	}
 	timeout := defaultWait
 	if v := r.URL.Query().Get("timeout"); v != "" {
 		if timeout, err = time.ParseDuration(v); err != nil || timeout <= 0 || timeout > maxWait {
-			return errBadRequest(fmt.Sprintf("parameter timeout=%q: want a duration such as 30s, at most %s", v, maxWait))
+			return BadRequest(fmt.Sprintf("parameter timeout=%q: want a duration such as 30s, at most %s", v, maxWait))
 		}
 	}
 	if r.URL.Query().Get("limit") == "" {
@@ -53,7 +53,7 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || out.MessagesCount >= count {
 		sub.Close()
 		if err == nil {
-			writeJSON(w, http.StatusOK, out)
+			WriteJSON(w, http.StatusOK, out)
 		}
 		return err
 	}
@@ -64,10 +64,10 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 		if r.Context().Err() != nil {
 			// The client went away, or mailsink is shutting down; in the
 			// second case someone may still be listening.
-			writeJSON(w, http.StatusServiceUnavailable, errorBody{"mailsink is shutting down"})
+			WriteJSON(w, http.StatusServiceUnavailable, ErrorBody{"mailsink is shutting down"})
 			return nil
 		}
-		writeJSON(w, http.StatusRequestTimeout, WaitTimeout{
+		WriteJSON(w, http.StatusRequestTimeout, WaitTimeout{
 			Error:   fmt.Sprintf("timed out after %s: %d of %d messages matched", timeout, matched, count),
 			Matched: matched, Count: count,
 		})
@@ -77,7 +77,7 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -3,9 +3,8 @@ package mailhog
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/mailsink/mailsink/server/api"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -53,7 +52,7 @@ func New(store *storage.Store, opts Options) http.Handler {
 	route := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			if err := fn(w, r); err != nil {
-				h.writeError(w, err)
+				api.WriteError(w, h.log, err)
 			}
 		})
 	}
@@ -64,7 +63,7 @@ func New(store *storage.Store, opts Options) http.Handler {
 	route("GET /api/v1/messages/{id}/download", h.download)
 	route("GET /api/v1/messages/{id}/mime/part/{index}/download", h.downloadPart)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody{fmt.Sprintf("no MailHog API endpoint %s %s", r.Method, r.URL.Path)})
+		api.WriteJSON(w, http.StatusNotFound, api.ErrorBody{Error: fmt.Sprintf("no MailHog API endpoint %s %s", r.Method, r.URL.Path)})
 	})
 	return mux
 }
@@ -85,7 +84,7 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	query := strings.ToLower(q.Get("query"))
 	if query == "" {
-		return badRequest("parameter query is required")
+		return api.BadRequest("parameter query is required")
 	}
 	var f storage.Filter
 	switch kind := q.Get("kind"); kind {
@@ -110,17 +109,17 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
 			return false
 		}
 	default:
-		return badRequest(fmt.Sprintf("parameter kind=%q: want from, to or containing", kind))
+		return api.BadRequest(fmt.Sprintf("parameter kind=%q: want from, to or containing", kind))
 	}
 	return h.list(w, r, f)
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request, f storage.Filter) error {
-	start, err := intParam(r, "start")
+	start, err := api.IntParam(r, "start", 0)
 	if err != nil {
 		return err
 	}
-	limit, err := intParam(r, "limit")
+	limit, err := api.IntParam(r, "limit", 0)
 	if err != nil {
 		return err
 	}
@@ -135,21 +134,8 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, f storage.Filter)
 	for _, m := range p.Messages {
 		out.Items = append(out.Items, messageOf(m))
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// intParam reads a whole number >= 0; absent is 0.
-func intParam(r *http.Request, name string) (int, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, badRequest(fmt.Sprintf("parameter %s=%q: want a whole number >= 0", name, v))
-	}
-	return n, nil
 }
 
 func (h *handler) message(w http.ResponseWriter, r *http.Request) error {
@@ -157,7 +143,7 @@ func (h *handler) message(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, messageOf(m))
+	api.WriteJSON(w, http.StatusOK, messageOf(m))
 	return nil
 }
 
@@ -196,7 +182,7 @@ func (h *handler) downloadPart(w http.ResponseWriter, r *http.Request) error {
 	v := r.PathValue("index")
 	index, err := strconv.Atoi(v)
 	if err != nil || index < 0 {
-		return badRequest(fmt.Sprintf("part index %q: want a whole number >= 0", v))
+		return api.BadRequest(fmt.Sprintf("part index %q: want a whole number >= 0", v))
 	}
 	m, err := h.store.Get(r.PathValue("id"))
 	if err != nil {
@@ -204,7 +190,7 @@ func (h *handler) downloadPart(w http.ResponseWriter, r *http.Request) error {
 	}
 	msg := messageOf(m)
 	if msg.MIME == nil || index >= len(msg.MIME.Parts) {
-		writeJSON(w, http.StatusNotFound, errorBody{"part not found"})
+		api.WriteJSON(w, http.StatusNotFound, api.ErrorBody{Error: "part not found"})
 		return nil
 	}
 	part := msg.MIME.Parts[index]
@@ -212,7 +198,7 @@ func (h *handler) downloadPart(w http.ResponseWriter, r *http.Request) error {
 	body := []byte(part.Body)
 	if strings.EqualFold(strings.TrimSpace(hdr.Get("Content-Transfer-Encoding")), "base64") {
 		if body, err = decodeBase64(body); err != nil {
-			writeJSON(w, http.StatusUnprocessableEntity, errorBody{"part is not valid base64"})
+			api.WriteJSON(w, http.StatusUnprocessableEntity, api.ErrorBody{Error: "part is not valid base64"})
 			return nil
 		}
 	}
@@ -261,41 +247,4 @@ func anyContains(list []string, lowerNeedle string) bool {
 		}
 	}
 	return false
-}
-
-// clientError is a client mistake; its text is safe to show.
-type clientError struct{ msg string }
-
-func (e clientError) Error() string { return e.msg }
-
-func badRequest(msg string) error { return clientError{msg} }
-
-// errorBody is the JSON error answer. MailHog answers errors with an empty
-// body; mailsink says what was wrong, in the native API's shape.
-type errorBody struct {
-	Error string
-}
-
-// writeError maps err to a status: ErrNotFound 404, client mistakes 400,
-// anything else 500 without echoing internal text.
-func (h *handler) writeError(w http.ResponseWriter, err error) {
-	var ce clientError
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, errorBody{"message not found"})
-	case errors.As(err, &ce):
-		writeJSON(w, http.StatusBadRequest, errorBody{ce.msg})
-	default:
-		h.log.Error("MailHog API request failed", "err", err)
-		writeJSON(w, http.StatusInternalServerError, errorBody{"internal error"})
-	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client went away; nothing to do
 }
