@@ -43,39 +43,17 @@ type statsData struct {
 // the inbox fetches GET /api/v1/session/{ID} when one is opened. The
 // counts let a list show what happened without that fetch.
 type sessionData struct {
-	ID         string
-	Started    time.Time
-	Ended      time.Time
-	Active     bool
-	Listener   string
-	Port       int
-	ClientAddr string
-	Helo       string
-	TLS        bool
-	TLSVersion string
-	TLSCipher  string
-	AuthUser   string
-	MessageIDs []string
-	Faults     []string
-	LineCount  int    // len(Lines)
-	ErrorCount int    // server replies with a 4xx or 5xx code (multi-line ones once)
-	LastError  string // the last of them, e.g. "530 5.7.0 Must issue a STARTTLS command first"
+	*storage.Transcript
+	Lines      []storage.TranscriptLine `json:",omitempty"` // hides the transcript's: left nil, so not sent
+	LineCount  int                      // len(Lines)
+	ErrorCount int                      // server replies with a 4xx or 5xx code (multi-line ones once)
+	LastError  string                   // the last of them, e.g. "530 5.7.0 Must issue a STARTTLS command first"
 }
 
+// sessionOf summarises t, the store's copy for this event, shared by every
+// subscriber: it is only read. (The store keeps its lists non-nil.)
 func sessionOf(t *storage.Transcript) sessionData {
-	d := sessionData{
-		ID: t.ID, Started: t.Started, Ended: t.Ended, Active: t.Active,
-		Listener: t.Listener, Port: t.Port, ClientAddr: t.ClientAddr, Helo: t.Helo,
-		TLS: t.TLS, TLSVersion: t.TLSVersion, TLSCipher: t.TLSCipher, AuthUser: t.AuthUser,
-		MessageIDs: t.MessageIDs, Faults: t.Faults, LineCount: len(t.Lines),
-	}
-	// Lists stay lists in JSON ([] rather than null), as in the API.
-	if d.MessageIDs == nil {
-		d.MessageIDs = []string{}
-	}
-	if d.Faults == nil {
-		d.Faults = []string{}
-	}
+	d := sessionData{Transcript: t, LineCount: len(t.Lines)}
 	for _, l := range t.Lines {
 		if l.Dir == "S" && isErrorReply(l.Text) && !strings.HasPrefix(l.Text[min(3, len(l.Text)):], "-") { // a multi-line reply counts once, at its last line
 			d.ErrorCount++

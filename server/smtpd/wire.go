@@ -265,15 +265,18 @@ func (w *wireConn) reply(code int) {
 		w.authSASL = true // the client's next line is a SASL response
 		return
 	}
+	if kind == kindData && code == 354 {
+		// The content comes next; its final reply ends the transaction.
+		w.mode, w.dataState, w.dataBytes = modeData, 0, 0
+		w.pending[0] = kindContent
+		return
+	}
 	w.pending = w.pending[1:]
 	switch kind {
 	case kindAuth:
 		w.authSASL = false
 	case kindData:
-		if code == 354 {
-			w.mode, w.dataState, w.dataBytes = modeData, 0, 0
-			w.pending = append([]cmdKind{kindContent}, w.pending...)
-		} else if w.mode == modeAwaitData {
+		if w.mode == modeAwaitData {
 			w.mode = modeCommand
 		}
 	case kindStartTLS:
