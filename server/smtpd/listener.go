@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -55,13 +54,23 @@ type Listener struct {
 	served atomic.Bool
 	done   chan struct{} // closed when Serve returns
 
-	buffers sync.Pool // *bytes.Buffer for reading DATA
+	buffers sync.Pool // *[]byte for reading DATA
+}
+
+// getBuffer returns an empty DATA buffer.
+func (l *Listener) getBuffer() *[]byte {
+	if b, ok := l.buffers.Get().(*[]byte); ok {
+		*b = (*b)[:0]
+		return b
+	}
+	b := make([]byte, 0, 2*minContentRead)
+	return &b
 }
 
 // putBuffer returns a DATA buffer for reuse, unless a huge message made it
 // too big to keep around.
-func (l *Listener) putBuffer(b *bytes.Buffer) {
-	if b.Cap() <= 4<<20 {
+func (l *Listener) putBuffer(b *[]byte) {
+	if b != nil && cap(*b) <= 4<<20 {
 		l.buffers.Put(b)
 	}
 }
@@ -84,7 +93,6 @@ func Listen(addr string, cfg ListenerConfig, opts Options, store Deliverer) (*Li
 		l.cfg.Port = ln.Addr().(*net.TCPAddr).Port
 	}
 	l.transcripts = store.Sessions()
-	l.buffers.New = func() any { return new(bytes.Buffer) }
 	// Implicit TLS is terminated below go-smtp, in the acceptor, so the
 	// transcript sees the plaintext conversation.
 	l.ln = &acceptor{Listener: ln, l: l}

@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -285,18 +286,10 @@ func (s *session) data(r io.Reader) error {
 		s.drop()
 		return errDropped
 	}
-	buf := s.l.buffers.Get().(*bytes.Buffer)
+	buf, err := s.content(r)
 	defer s.l.putBuffer(buf)
-	buf.Reset()
-	if _, err := buf.ReadFrom(r); err != nil {
-		var smtpErr *smtp.SMTPError
-		switch {
-		case errors.As(err, &smtpErr):
-			return smtpErr // 552 for oversize, from go-smtp
-		case errors.Is(err, smtp.ErrTooLongLine):
-			return errLineTooLong
-		}
-		return fmt.Errorf("reading message data: %w", err)
+	if err != nil {
+		return err
 	}
 	if fire { // the reply after the message: nothing is stored
 		if err := s.apply(rule); err != nil {
@@ -305,7 +298,7 @@ func (s *session) data(r io.Reader) error {
 	}
 	// One exact-size copy is all that is kept: the read buffer is reused,
 	// so capture makes almost no garbage and memory stays near raw size.
-	raw := bytes.Clone(buf.Bytes())
+	raw := bytes.Clone(*buf)
 	d := storage.Delivery{
 		Listener:      s.l.cfg.Name(),
 		Port:          s.l.cfg.Port,
@@ -341,6 +334,55 @@ func (s *session) data(r io.Reader) error {
 	}
 	s.l.log.Debug("captured", "id", m.ID, "from", s.from, "to", s.to, "size", len(raw))
 	return nil
+}
+
+// content reads the message content into a pooled buffer. Usually the wire
+// has read it already and r holds only the end marker.
+func (s *session) content(r io.Reader) (*[]byte, error) {
+	if s.wire != nil && s.wire.fast {
+		_, err := io.Copy(io.Discard, r) // the end marker: the wire reads the content first
+		if buf, tooBig, ok := s.wire.takeContent(); ok {
+			if tooBig {
+				return buf, smtp.ErrDataTooLarge
+			}
+			return buf, nil
+		}
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			return nil, errLineTooLong
+		}
+		return nil, fmt.Errorf("reading message data: %w", cmp.Or(err, io.ErrUnexpectedEOF))
+	}
+	buf := s.l.getBuffer()
+	b, err := readAll(r, *buf)
+	*buf = b
+	if err != nil {
+		var smtpErr *smtp.SMTPError
+		switch {
+		case errors.As(err, &smtpErr):
+			return buf, smtpErr // 552 for oversize, from go-smtp
+		case errors.Is(err, smtp.ErrTooLongLine):
+			return buf, errLineTooLong
+		}
+		return buf, fmt.Errorf("reading message data: %w", err)
+	}
+	return buf, nil
+}
+
+// readAll is io.ReadAll into b's spare room.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 func (s *session) Reset() {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
 	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/storage"
 )
@@ -112,6 +114,17 @@ type wireConn struct {
 	pending  []cmdKind
 	commands atomic.Int64 // since the last accepted message; BDAT's Data runs on another goroutine
 	partial  []byte       // server bytes of an unfinished reply line
+
+	// DATA content the wire reads itself (content.go), from 354 until the
+	// session takes it.
+	fast    bool           // reading the current content
+	leaked  bool           // bytes went to go-smtp unparsed before 354: go-smtp reads this content
+	scanner contentScanner // state over the current content
+	capBuf  *[]byte        // the content so far, unstuffed; from the listener's pool
+	capOut  int            // content length in capBuf
+	content *[]byte        // finished content for the session, or nil
+	tooBig  bool           // the finished content was over the size limit (and not kept)
+	sticky  error          // returned by every Read: the connection is broken (a too-long line)
 }
 
 type cmdKind uint8
@@ -269,6 +282,14 @@ func (w *wireConn) reply(code int) {
 		// The content comes next; its final reply ends the transaction.
 		w.mode, w.dataState, w.dataBytes = modeData, 0, 0
 		w.pending[0] = kindContent
+		// The raw protocol log wants go-smtp to see the content, and bytes
+		// already passed to go-smtp must be read by it.
+		if !w.leaked && len(w.in) == 0 && len(w.out) == 0 && w.l.opts.Debug == nil {
+			w.fast = true
+			w.scanner = newContentScanner(w.l.opts.MaxLineLength, w.l.opts.MaxMessageSize)
+			w.capBuf, w.capOut = w.l.getBuffer(), 0
+		}
+		w.leaked = false
 		return
 	}
 	w.pending = w.pending[1:]
@@ -314,7 +335,16 @@ func (w *wireConn) Read(p []byte) (int, error) {
 	if w.opaque.Load() {
 		return w.Conn.Read(p)
 	}
+	if w.sticky != nil {
+		return 0, w.sticky
+	}
 	for len(w.out) == 0 {
+		if w.fast {
+			if err := w.capture(); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if w.hold != nil {
 			if err := w.runHeld(); err != nil {
 				return 0, err
@@ -377,6 +407,59 @@ func (w *wireConn) readContent(p []byte) (int, error) {
 	return k, nil
 }
 
+// minContentRead is the least room capture reads into: loopback delivers
+// up to 64 KB at once.
+const minContentRead = 64 << 10
+
+// capture reads message content from the socket into capBuf, unstuffing it
+// in place. At the end marker it leaves the content for the session, gives
+// go-smtp the end marker alone, and keeps what follows for parse.
+func (w *wireConn) capture() error {
+	buf := *w.capBuf
+	if cap(buf)-w.capOut < minContentRead {
+		grown := make([]byte, max(2*cap(buf), w.capOut+minContentRead))
+		copy(grown, buf[:w.capOut])
+		buf = grown
+		*w.capBuf = grown
+	}
+	buf = buf[:cap(buf)]
+	from := w.capOut
+	n, err := w.Conn.Read(buf[from:])
+	if n == 0 {
+		return err // a read error after bytes comes again on the next Read
+	}
+	out, used, end := w.scanner.scan(buf, from, from, from+n)
+	w.capOut = out
+	if w.scanner.tooLong {
+		// What go-smtp does on a too-long line: the DATA reply, then a 500
+		// and the connection closes, since the stream is out of step.
+		w.fast, w.capBuf, w.sticky = false, nil, smtp.ErrTooLongLine
+		w.tr.Add("C", fmt.Sprintf("[message content, %d bytes, then a line over %d bytes]", w.scanner.raw, w.scanner.lineLimit))
+		return w.sticky
+	}
+	if !end {
+		return nil
+	}
+	if used < n {
+		w.in = append(w.in, buf[from+used:from+n]...) // commands pipelined after the content
+	}
+	*w.capBuf = buf[:out]
+	w.content, w.tooBig = w.capBuf, w.scanner.tooBig
+	w.fast, w.capBuf = false, nil
+	w.mode, w.dataBytes = modeCommand, w.scanner.raw
+	w.endData()
+	w.out = append(w.out, ".\r\n"...) // for go-smtp: an empty message
+	return nil
+}
+
+// takeContent hands the session the content capture read, if it did; the
+// session returns the buffer to the listener's pool.
+func (w *wireConn) takeContent() (content *[]byte, tooBig, ok bool) {
+	content, tooBig = w.content, w.tooBig
+	w.content, w.tooBig = nil, false
+	return content, tooBig, content != nil
+}
+
 func (w *wireConn) endData() {
 	w.tr.Add("C", fmt.Sprintf("[message content, %d bytes]", w.dataBytes-3)) // without ".\r\n"
 	w.tr.Add("C", ".")
@@ -410,6 +493,7 @@ func (w *wireConn) parse() bool {
 		case modeAwaitData, modeAwaitTLS, modeOpaque:
 			// The client must wait for the reply; if it does not, the bytes
 			// are its business: pass them unparsed.
+			w.leaked = w.leaked || w.mode == modeAwaitData
 			w.out, w.in = append(w.out, w.in...), nil
 			return true
 		default:
