@@ -63,3 +63,31 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanHeader: the capture path's header scan finds the same first value
+// of every summary field as net/textproto's full header read.
+func FuzzScanHeader(f *testing.F) {
+	files, _ := filepath.Glob("../testdata/mail/*.eml")
+	hostile, _ := filepath.Glob("../testdata/hostile/*.eml")
+	for _, file := range append(files, hostile...) {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	for _, s := range []string{
+		"", " Subject: folded first\r\n\r\n", "Subject: a\r\n\tb\r\n \r\n c\r\nTo: x@y\r\n\r\n",
+		"subject :x\r\nSubject: y\r\n\r\n", ": empty name\r\nTo: t@u\r\n\r\n", "To: a\x00b\r\nFrom: c\r\n\r\n",
+		"Subject: no blank line\r", "Subject: x\nCc: bare@lf\n\nbody", "SUBJECT: upper\r\nsubject: lower\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got := scanHeader(raw)
+		h := ReadHeader(raw)
+		for i, name := range summaryFields {
+			if want := h.Get(name); got[i] != want {
+				t.Fatalf("%s: scan %q, textproto %q", name, got[i], want)
+			}
+		}
+	})
+}

@@ -16,16 +16,13 @@ import (
 // HeaderSummary holds the header facts that lists and searches need. It is
 // built at capture from the header block alone, which is cheap.
 type HeaderSummary struct {
-	MessageID   string
-	Subject     string
-	From        *Address
-	To          []Address
-	Cc          []Address
-	Bcc         []Address
-	ReplyTo     []Address
-	ReturnPath  string
-	Date        time.Time // zero when absent or unparsable
-	ContentType string
+	MessageID string
+	Subject   string
+	From      *Address
+	To        []Address
+	Cc        []Address
+	Bcc       []Address
+	ReplyTo   []Address
 }
 
 // Details are the facts that need the whole MIME tree.
@@ -51,6 +48,8 @@ type Attachment struct {
 // body as text, and the parse errors.
 type Parsed struct {
 	Header      textproto.MIMEHeader // raw (undecoded) header values
+	Date        time.Time            // the Date header; zero when absent or unparsable
+	ReturnPath  string               // the Return-Path header, without <>
 	Text        string
 	HTML        string
 	Attachments []Attachment
@@ -90,24 +89,17 @@ func ReadHeader(raw []byte) textproto.MIMEHeader {
 
 // summarize builds the HeaderSummary of a raw message.
 func summarize(raw []byte) HeaderSummary {
-	h := ReadHeader(raw)
+	h := scanHeader(raw)
 	s := HeaderSummary{
-		MessageID:   strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>"),
-		Subject:     decodeHeader(h.Get("Subject")),
-		To:          addressList(h.Get("To")),
-		Cc:          addressList(h.Get("Cc")),
-		Bcc:         addressList(h.Get("Bcc")),
-		ReplyTo:     addressList(h.Get("Reply-To")),
-		ReturnPath:  strings.Trim(strings.TrimSpace(h.Get("Return-Path")), "<>"),
-		ContentType: h.Get("Content-Type"),
+		MessageID: strings.Trim(strings.TrimSpace(h[fieldMessageID]), "<>"),
+		Subject:   decodeHeader(h[fieldSubject]),
+		To:        addressList(h[fieldTo]),
+		Cc:        addressList(h[fieldCc]),
+		Bcc:       addressList(h[fieldBcc]),
+		ReplyTo:   addressList(h[fieldReplyTo]),
 	}
-	if from := addressList(h.Get("From")); len(from) > 0 {
+	if from := addressList(h[fieldFrom]); len(from) > 0 {
 		s.From = &from[0]
-	}
-	if d := h.Get("Date"); d != "" {
-		if t, err := mail.ParseDate(d); err == nil {
-			s.Date = t
-		}
 	}
 	return s
 }
@@ -147,6 +139,12 @@ var parser = enmime.NewParser(
 // MIME is reported in Errors and the rest is shown as well as it can be.
 func Parse(raw []byte) *Parsed {
 	p := &Parsed{Header: ReadHeader(raw)}
+	p.ReturnPath = strings.Trim(strings.TrimSpace(p.Header.Get("Return-Path")), "<>")
+	if d := p.Header.Get("Date"); d != "" {
+		if t, err := mail.ParseDate(d); err == nil {
+			p.Date = t
+		}
+	}
 	env, err := parser.ReadEnvelope(bytes.NewReader(raw))
 	if err != nil {
 		// enmime gave up: show the body as text so nothing is hidden.

@@ -356,13 +356,13 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 	a.store.SetRead(func(x *storage.Message) bool { return x == m }, true) // Mailpit marks read on open
 	s := m.Summary()
 	p := m.Parse()
-	date := m.Header.Date
+	date := p.Date
 	if date.IsZero() {
 		date = m.Delivery.Received
 	}
 	out := Message{
 		ID: m.ID, MessageID: s.MessageID, Read: true, From: s.From, To: s.To, Cc: s.Cc, Bcc: s.Bcc, ReplyTo: s.ReplyTo,
-		ReturnPath: m.Header.ReturnPath, Subject: s.Subject, Date: date, Tags: []string{}, Username: s.Username,
+		ReturnPath: p.ReturnPath, Subject: s.Subject, Date: date, Tags: []string{}, Username: s.Username,
 		Text: p.Text, HTML: p.HTML, Size: s.Size, Inline: attachments(p.Inline), Attachments: attachments(p.Attachments),
 		Envelope: s.Envelope, Delivery: s.Delivery, Errors: p.Errors,
 		ListUnsubscribe: ListUnsubscribe{Links: []string{}},
