@@ -23,6 +23,7 @@ const (
 // block, read exactly as ReadHeader (net/textproto) reads it: unfolded,
 // trimmed, stopping at a malformed line. It builds no map of every field:
 // capture summarizes every message, and most fields are never looked at.
+// Values not folded over lines alias raw.
 func scanHeader(raw []byte) (vals [len(summaryFields)]string) {
 	end, _ := headerEnd(raw)
 	block := raw[:end]
@@ -36,7 +37,8 @@ func scanHeader(raw []byte) (vals [len(summaryFields)]string) {
 		if len(kv) == 0 {
 			return vals
 		}
-		if len(block) > 0 && (block[0] == ' ' || block[0] == '\t') {
+		folded := len(block) > 0 && (block[0] == ' ' || block[0] == '\t')
+		if folded {
 			joined = append(joined[:0], kv...)
 			for len(block) > 0 && (block[0] == ' ' || block[0] == '\t') {
 				joined = append(joined, ' ')
@@ -56,7 +58,11 @@ func scanHeader(raw []byte) (vals [len(summaryFields)]string) {
 		for i, want := range summaryFields {
 			if !found[i] && len(name) == len(want) && strings.EqualFold(string(name), want) {
 				found[i] = true
-				vals[i] = string(bytes.TrimLeft(value, " \t"))
+				if v := bytes.TrimLeft(value, " \t"); folded {
+					vals[i] = string(v)
+				} else {
+					vals[i] = alias(v)
+				}
 				break
 			}
 		}

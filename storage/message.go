@@ -61,6 +61,12 @@ type Message struct {
 	seq  uint64      // arrival order, strictly increasing
 	read atomic.Bool // written only under the store lock, read anywhere
 
+	// Room for the usual one recipient, one To address and one sender, so
+	// they are not objects of their own for the collector (pack.go).
+	inlineRcpt [1]string
+	inlineTo   [1]Address
+	inlineFrom Address
+
 	detailsOnce sync.Once
 	details     Details
 	cache       *parseCache // the store's; nil for a Message made elsewhere

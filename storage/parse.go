@@ -87,21 +87,23 @@ func ReadHeader(raw []byte) textproto.MIMEHeader {
 	return h
 }
 
-// summarize builds the HeaderSummary of a raw message.
-func summarize(raw []byte) HeaderSummary {
-	h := scanHeader(raw)
-	s := HeaderSummary{
+// summarize fills m.Header from m.Raw, which must never change: what the
+// parsers return is kept as the raw bytes it came from wherever they hold
+// it verbatim, and one sender and one To address live inside m (pack.go).
+func (m *Message) summarize() {
+	h := scanHeader(m.Raw)
+	m.Header = HeaderSummary{
 		MessageID: strings.Trim(strings.TrimSpace(h[fieldMessageID]), "<>"),
-		Subject:   decodeHeader(h[fieldSubject]),
-		To:        addressList(h[fieldTo]),
-		Cc:        addressList(h[fieldCc]),
-		Bcc:       addressList(h[fieldBcc]),
-		ReplyTo:   addressList(h[fieldReplyTo]),
+		Subject:   within(h[fieldSubject], decodeHeader(h[fieldSubject])),
+		To:        addressList(m.inlineTo[:0:1], h[fieldTo]),
+		Cc:        addressList(nil, h[fieldCc]),
+		Bcc:       addressList(nil, h[fieldBcc]),
+		ReplyTo:   addressList(nil, h[fieldReplyTo]),
 	}
-	if from := addressList(h[fieldFrom]); len(from) > 0 {
-		s.From = &from[0]
+	if from := addressList(nil, h[fieldFrom]); len(from) > 0 {
+		m.inlineFrom = from[0]
+		m.Header.From = &m.inlineFrom
 	}
-	return s
 }
 
 // decodeHeader decodes RFC 2047 words and makes the result valid UTF-8, so
@@ -110,20 +112,20 @@ func decodeHeader(v string) string {
 	return strings.ToValidUTF8(enmime.DecodeRFC2047(strings.TrimSpace(v)), "\uFFFD")
 }
 
-func addressList(v string) []Address {
+// addressList parses an address header into out's room.
+func addressList(out []Address, v string) []Address {
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
 	list, err := enmime.ParseAddressList(v)
 	if err != nil || len(list) == 0 {
 		// Unparsable: keep the text so it is still visible and searchable.
-		return []Address{{Address: decodeHeader(v)}}
+		return append(out, Address{Address: within(v, decodeHeader(v))})
 	}
-	out := make([]Address, 0, len(list))
 	for _, a := range list {
 		out = append(out, Address{
-			Name:    strings.ToValidUTF8(a.Name, "\uFFFD"),
-			Address: strings.ToValidUTF8(a.Address, "\uFFFD"),
+			Name:    within(v, strings.ToValidUTF8(a.Name, "\uFFFD")),
+			Address: within(v, strings.ToValidUTF8(a.Address, "\uFFFD")),
 		})
 	}
 	return out

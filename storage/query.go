@@ -324,20 +324,3 @@ func ParseByteSize(v string) (int64, error) {
 	}
 	return int64(f * mult), nil
 }
-
-// recipientKey joins the To header's names and addresses and the envelope
-// recipients, lowercased, with a separator no search term can span.
-func recipientKey(to []Address, rcpts []string) string {
-	var b strings.Builder
-	for _, a := range to {
-		b.WriteString(strings.ToLower(a.Name))
-		b.WriteByte(0)
-		b.WriteString(strings.ToLower(a.Address))
-		b.WriteByte(0)
-	}
-	for _, r := range rcpts {
-		b.WriteString(strings.ToLower(r))
-		b.WriteByte(0)
-	}
-	return b.String()
-}

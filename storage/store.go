@@ -65,7 +65,7 @@ func newID() string {
 }
 
 // Add stores a message and returns it. raw is kept as is (the caller must not
-// modify it afterwards). Older messages are evicted to respect the limits.
+// modify it afterwards); env is copied. Older messages are evicted to respect the limits.
 func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	if s.limits.MaxBytes > 0 && int64(len(raw)) > s.limits.MaxBytes {
 		return nil, fmt.Errorf("adding a %d-byte message: %w", len(raw), ErrTooLarge)
@@ -73,8 +73,24 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	if d.Received.IsZero() {
 		d.Received = s.now()
 	}
-	m := &Message{ID: newID(), Raw: raw, Envelope: env, Delivery: d, Header: summarize(raw), cache: &s.parsed}
-	m.toKey = recipientKey(m.Header.To, env.To)
+	m := &Message{Raw: raw, Delivery: d, cache: &s.parsed}
+	m.summarize()
+	id := newID()
+	size := len(id) + len(env.From) + keySize(m.Header.To, env.To)
+	for _, r := range env.To {
+		size += len(r)
+	}
+	p := newPacker(size)
+	m.ID = p.str(id)
+	m.Envelope.From = p.str(env.From)
+	m.Envelope.To = m.inlineRcpt[:0:1]
+	if len(env.To) > 1 {
+		m.Envelope.To = make([]string, 0, len(env.To))
+	}
+	for _, r := range env.To {
+		m.Envelope.To = append(m.Envelope.To, p.str(r))
+	}
+	m.toKey = p.recipientKey(m.Header.To, env.To)
 
 	s.mu.Lock()
 	s.seq++

@@ -17,10 +17,14 @@ import (
 	"time"
 
 	"github.com/mailsink/mailsink/server"
+	"github.com/mailsink/mailsink/server/gctune"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if os.Getenv("GOGC") == "" { // a GOGC the user set wins
+		gctune.Start(ctx, gctune.Options{})
+	}
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -44,6 +44,7 @@ type Options struct {
 // Listener is one bound SMTP port and its policy.
 type Listener struct {
 	cfg         ListenerConfig
+	name        string // cfg.Name()
 	opts        Options
 	store       Deliverer
 	ln          net.Listener
@@ -92,6 +93,7 @@ func Listen(addr string, cfg ListenerConfig, opts Options, store Deliverer) (*Li
 	if cfg.Port == 0 { // ephemeral: name it after the port actually bound
 		l.cfg.Port = ln.Addr().(*net.TCPAddr).Port
 	}
+	l.name = l.cfg.Name()
 	l.transcripts = store.Sessions()
 	// Implicit TLS is terminated below go-smtp, in the acceptor, so the
 	// transcript sees the plaintext conversation.

@@ -63,6 +63,7 @@ type session struct {
 	authMech, authUser string
 	from               string
 	to                 []string
+	clientAddr         string // cached: every message of the session shares it
 }
 
 var _ smtp.AuthSession = (*session)(nil)
@@ -286,6 +287,9 @@ func (s *session) data(r io.Reader) error {
 		s.drop()
 		return errDropped
 	}
+	if s.clientAddr == "" {
+		s.clientAddr = s.conn.Conn().RemoteAddr().String()
+	}
 	buf, err := s.content(r)
 	defer s.l.putBuffer(buf)
 	if err != nil {
@@ -300,9 +304,9 @@ func (s *session) data(r io.Reader) error {
 	// so capture makes almost no garbage and memory stays near raw size.
 	raw := bytes.Clone(*buf)
 	d := storage.Delivery{
-		Listener:      s.l.cfg.Name(),
+		Listener:      s.l.name,
 		Port:          s.l.cfg.Port,
-		ClientAddr:    s.conn.Conn().RemoteAddr().String(),
+		ClientAddr:    s.clientAddr,
 		Helo:          s.conn.Hostname(),
 		AuthMechanism: s.authMech,
 		AuthUser:      s.authUser,
@@ -316,7 +320,7 @@ func (s *session) data(r io.Reader) error {
 		d.TLSVersion = tls.VersionName(st.Version)
 		d.TLSCipher = tls.CipherSuiteName(st.CipherSuite)
 	}
-	env := storage.Envelope{From: s.from, To: append([]string(nil), s.to...)}
+	env := storage.Envelope{From: s.from, To: s.to} // the store copies it
 	m, err := s.l.store.Add(raw, env, d)
 	if errors.Is(err, storage.ErrTooLarge) {
 		return errStoreFull
