@@ -11,7 +11,7 @@ import (
 // and a dozen allocation headers and size-class roundings to keep: with
 // 100,000 messages that dominates both. So header values alias the raw
 // bytes (which never change after Add), and the other strings are copied
-// into one allocation per message.
+// next to them in a slab (slab.go).
 
 // alias returns b as a string without copying. b must never change.
 func alias(b []byte) string {
@@ -34,12 +34,10 @@ func within(base, s string) string {
 	return s
 }
 
-// packer copies strings into one buffer sized up front. If a guess was
+// packer copies strings into one buffer sized up front (from a slab). If a guess was
 // short, append moves on to a new buffer; strings made before keep the old
 // one alive and stay valid, since nothing written is ever changed.
 type packer struct{ buf []byte }
-
-func newPacker(size int) *packer { return &packer{buf: make([]byte, 0, size)} }
 
 func (p *packer) str(s string) string {
 	if s == "" {

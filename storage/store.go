@@ -40,6 +40,7 @@ type Store struct {
 	seq    uint64
 	stats  Stats
 
+	slabs    slabs
 	hub      hub
 	sessions SessionLog
 	parsed   parseCache
@@ -64,8 +65,8 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// Add stores a message and returns it. raw is kept as is (the caller must not
-// modify it afterwards); env is copied. Older messages are evicted to respect the limits.
+// Add stores a copy of a message and returns it; the caller keeps raw and
+// env. Older messages are evicted to respect the limits.
 func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	if s.limits.MaxBytes > 0 && int64(len(raw)) > s.limits.MaxBytes {
 		return nil, fmt.Errorf("adding a %d-byte message: %w", len(raw), ErrTooLarge)
@@ -73,14 +74,14 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	if d.Received.IsZero() {
 		d.Received = s.now()
 	}
-	m := &Message{Raw: raw, Delivery: d, cache: &s.parsed}
+	m := &Message{Raw: append(s.slabs.alloc(len(raw)), raw...), Delivery: d, cache: &s.parsed}
 	m.summarize()
 	id := newID()
 	size := len(id) + len(env.From) + keySize(m.Header.To, env.To)
 	for _, r := range env.To {
 		size += len(r)
 	}
-	p := newPacker(size)
+	p := &packer{buf: s.slabs.alloc(size)}
 	m.ID = p.str(id)
 	m.Envelope.From = p.str(env.From)
 	m.Envelope.To = m.inlineRcpt[:0:1]

@@ -19,7 +19,7 @@ import (
 // never more than Go's default.
 type Options struct {
 	MinHeadroom int64   // bytes; default 4 MiB
-	Fraction    float64 // of the live heap; default 0.05
+	Fraction    float64 // of the live heap; default 0.10
 }
 
 // Tuner adjusts the GC percentage. Only one should run in a process.
@@ -40,7 +40,7 @@ func Start(ctx context.Context, o Options) *Tuner {
 		o.MinHeadroom = 4 << 20
 	}
 	if o.Fraction <= 0 {
-		o.Fraction = 0.05
+		o.Fraction = 0.10
 	}
 	t := &Tuner{opts: o, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	t.orig = debug.SetGCPercent(100)

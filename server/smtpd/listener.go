@@ -18,7 +18,8 @@ import (
 	"github.com/mailsink/mailsink/storage"
 )
 
-// Deliverer takes accepted messages and keeps session transcripts;
+// Deliverer takes accepted messages and keeps session transcripts. Add must
+// copy raw: the session reuses its buffer for the next message.
 // *storage.Store is one.
 type Deliverer interface {
 	Add(raw []byte, env storage.Envelope, d storage.Delivery) (*storage.Message, error)

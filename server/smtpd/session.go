@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/tls"
 	"errors"
@@ -300,9 +299,9 @@ func (s *session) data(r io.Reader) error {
 			return err
 		}
 	}
-	// One exact-size copy is all that is kept: the read buffer is reused,
-	// so capture makes almost no garbage and memory stays near raw size.
-	raw := bytes.Clone(*buf)
+	// The store keeps a copy; the read buffer goes back to the pool, so
+	// capture makes almost no garbage.
+	raw := *buf
 	d := storage.Delivery{
 		Listener:      s.l.name,
 		Port:          s.l.cfg.Port,
