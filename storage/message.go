@@ -45,7 +45,9 @@ type Delivery struct {
 }
 
 // Message is one captured message. Raw, Envelope and Delivery never change
-// after Add; Read is guarded by the store.
+// after Add; Read is guarded by the store. Its strings other than ID share
+// memory with Raw (pack.go): keeping one long after the message is gone
+// keeps that memory too.
 type Message struct {
 	ID       string
 	Raw      []byte

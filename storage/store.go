@@ -76,13 +76,14 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	}
 	m := &Message{Raw: append(s.slabs.alloc(len(raw)), raw...), Delivery: d, cache: &s.parsed}
 	m.summarize()
-	id := newID()
-	size := len(id) + len(env.From) + keySize(m.Header.To, env.To)
+	// The ID is its own string: other records (transcripts) keep IDs of
+	// messages long gone, and must not keep their slabs.
+	m.ID = newID()
+	size := len(env.From) + keySize(m.Header.To, env.To)
 	for _, r := range env.To {
 		size += len(r)
 	}
 	p := &packer{buf: s.slabs.alloc(size)}
-	m.ID = p.str(id)
 	m.Envelope.From = p.str(env.From)
 	m.Envelope.To = m.inlineRcpt[:0:1]
 	if len(env.To) > 1 {
