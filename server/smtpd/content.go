@@ -47,18 +47,17 @@ func newContentScanner(lineLimit int, maxSize int64) contentScanner {
 // Once the message is too big, content is no longer kept: out stays put.
 func (s *contentScanner) scan(buf []byte, out, from, to int) (newOut, used int, end bool) {
 	start, start0 := out, from
+	over := s.lineOver(buf[from:to]) // before the writes below change them
 	i := from
 	for i < to {
 		c := buf[i]
 		if s.state == stData && c != '\r' {
 			// Mid-line only a CR changes the state: copy up to it in one go.
 			j := i + indexCR(buf[i:to])
-			s.countLines(buf[i:j]) // before the copy may overwrite them
 			out += copy(buf[out:], buf[i:j])
 			i = j
 			continue
 		}
-		s.countLines(buf[i : i+1])
 		i++
 		switch s.state {
 		case stBeginLine:
@@ -99,6 +98,9 @@ func (s *contentScanner) scan(buf []byte, out, from, to int) (newOut, used int, 
 	}
 	used = i - start0
 	s.raw += int64(used)
+	if over >= 0 && over < used { // a long line after the end is go-smtp's to see
+		s.tooLong = true
+	}
 	s.size += int64(out - start)
 	if s.maxSize > 0 && s.size > s.maxSize {
 		s.tooBig = true
@@ -109,28 +111,30 @@ func (s *contentScanner) scan(buf []byte, out, from, to int) (newOut, used int, 
 	return out, used, end
 }
 
-// countLines follows go-smtp's lineLimitReader over raw bytes: an LF starts
-// a new line that it counts as its first byte.
-func (s *contentScanner) countLines(b []byte) {
+// lineOver follows go-smtp's lineLimitReader over raw bytes (an LF starts a
+// new line that it counts as its first byte) and returns the offset in b of
+// the first byte over the limit, or -1.
+func (s *contentScanner) lineOver(b []byte) int {
 	if s.lineLimit <= 0 || s.tooLong {
-		return
+		return -1
 	}
-	for len(b) > 0 {
-		j := indexLF(b)
+	over := -1
+	for pos := 0; pos < len(b); {
+		j := indexLF(b[pos:])
 		if j < 0 {
-			s.lineLen += len(b)
-			break
+			j = len(b) - pos
+		}
+		if over < 0 && s.lineLen+j > s.lineLimit {
+			over = pos + s.lineLimit - s.lineLen
 		}
 		s.lineLen += j
-		if s.lineLen > s.lineLimit {
-			break
+		pos += j
+		if pos < len(b) { // at an LF
+			s.lineLen = 1
+			pos++
 		}
-		s.lineLen = 1
-		b = b[j+1:]
 	}
-	if s.lineLen > s.lineLimit {
-		s.tooLong = true
-	}
+	return over
 }
 
 // indexCR is the offset of the first CR in b, or len(b).

@@ -294,3 +294,38 @@ func TestMessageOfExactlyMaxSizeIsAccepted(t *testing.T) {
 		}
 	}
 }
+
+// The socket's deadline is never earlier than the one asked for, and at
+// most a tenth of the timeout later; it is reprogrammed only when it must be.
+func TestLazyDeadline(t *testing.T) {
+	const timeout = 10 * time.Second
+	w := &wireConn{l: &Listener{opts: Options{Timeout: timeout}}}
+	base := time.Unix(1_000_000, 0)
+	var set []time.Time
+	record := func(t time.Time) error { set = append(set, t); return nil }
+	var cur time.Time
+	for _, step := range []struct {
+		ask    time.Duration // after base; -1: no deadline
+		wantOK bool          // whether the socket was reprogrammed
+	}{
+		{0, true},              // first: exactly as asked
+		{time.Second, true},    // later: moved, with slack
+		{1500 * time.Millisecond, false},
+		{2 * time.Second, false},
+		{2500 * time.Millisecond, true}, // past the slack
+		{-1, true},                      // cleared
+	} {
+		n := len(set)
+		ask := time.Time{}
+		if step.ask >= 0 {
+			ask = base.Add(step.ask)
+		}
+		w.lazyDeadline(&cur, ask, record)
+		if changed := len(set) > n; changed != step.wantOK {
+			t.Fatalf("ask %v: reprogrammed %v, want %v", step.ask, changed, step.wantOK)
+		}
+		if !ask.IsZero() && (cur.Before(ask) || cur.After(ask.Add(timeout/10))) {
+			t.Fatalf("ask %v: deadline %v is outside [asked, asked+slack]", step.ask, cur.Sub(base))
+		}
+	}
+}

@@ -125,6 +125,9 @@ type wireConn struct {
 	content *[]byte        // finished content for the session, or nil
 	tooBig  bool           // the finished content was over the size limit (and not kept)
 	sticky  error          // returned by every Read: the connection is broken (a too-long line)
+
+	dlMu            sync.Mutex
+	readDL, writeDL time.Time // as set on the socket
 }
 
 type cmdKind uint8
@@ -177,6 +180,41 @@ func (w *wireConn) Close() error {
 		w.tr.End()
 	})
 	return err
+}
+
+// go-smtp pushes the read deadline forward before every command and the
+// write deadline before every reply; each push reprograms a runtime timer,
+// a few percent of capture CPU. The wire moves a deadline only when asked
+// for a later one than it set, and then a tenth of the timeout further, so
+// a deadline is never earlier than asked and at most 10% later.
+
+func (w *wireConn) SetReadDeadline(t time.Time) error {
+	return w.lazyDeadline(&w.readDL, t, w.Conn.SetReadDeadline)
+}
+
+func (w *wireConn) SetWriteDeadline(t time.Time) error {
+	return w.lazyDeadline(&w.writeDL, t, w.Conn.SetWriteDeadline)
+}
+
+func (w *wireConn) SetDeadline(t time.Time) error {
+	if err := w.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return w.SetWriteDeadline(t)
+}
+
+func (w *wireConn) lazyDeadline(cur *time.Time, t time.Time, set func(time.Time) error) error {
+	w.dlMu.Lock()
+	defer w.dlMu.Unlock()
+	slack := w.l.opts.Timeout / 10
+	if !t.IsZero() && !cur.IsZero() && !t.After(*cur) && !t.Before(cur.Add(-slack)) {
+		return nil // what is set is later than asked, by at most slack
+	}
+	if !t.IsZero() && t.After(*cur) && !cur.IsZero() {
+		t = t.Add(slack)
+	}
+	*cur = t
+	return set(t)
 }
 
 // fault records a rule firing in the transcript.
