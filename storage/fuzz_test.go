@@ -91,3 +91,24 @@ func FuzzScanHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSimpleAddress: where the capture path's simple address reader
+// answers, it answers what enmime's full parser does.
+func FuzzSimpleAddress(f *testing.F) {
+	for _, s := range []string{
+		"a@b.test", "<a@b.test>", "Name <a@b.test>", "  Two Words   <x.y@z.test> ", "A  B <a@b>", "a.@b", "Name<a@b.c>",
+		"\"Q\" <a@b>", "a@b, c@d", "=?utf-8?q?x?= <a@b>", "x <a@b> <c@d>", "Dr. X <a@b>", "a@[1.2.3.4]", "<a@b",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, ok := simpleAddress(v)
+		if !ok {
+			return
+		}
+		want := parseAddressList(nil, v)
+		if len(want) != 1 || want[0] != got {
+			t.Fatalf("%q: simple %+v, full parser %+v", v, got, want)
+		}
+	})
+}

@@ -117,6 +117,14 @@ func addressList(out []Address, v string) []Address {
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
+	if a, ok := simpleAddress(v); ok {
+		return append(out, a)
+	}
+	return parseAddressList(out, v)
+}
+
+// parseAddressList is addressList with enmime's full parser.
+func parseAddressList(out []Address, v string) []Address {
 	list, err := enmime.ParseAddressList(v)
 	if err != nil || len(list) == 0 {
 		// Unparsable: keep the text so it is still visible and searchable.
