@@ -350,9 +350,9 @@ func TestTranscripts(t *testing.T) {
 	if err != nil || len(list.Sessions) != 1 {
 		t.Fatalf("sessions for message: %+v, %v", list, err)
 	}
-	tr, err = s.Client.Session(ctx, m.Delivery.SessionID)
+	tr, err = s.Client.Session(ctx, m.Delivery().SessionID)
 	if err != nil || tr.ID != list.Sessions[0].ID || len(tr.MessageIDs) != 1 || tr.MessageIDs[0] != m.ID {
-		t.Fatalf("session %s: %+v, %v", m.Delivery.SessionID, tr, err)
+		t.Fatalf("session %s: %+v, %v", m.Delivery().SessionID, tr, err)
 	}
 	text := dump(tr)
 	for _, secret := range []string{"hunter2", "TOPSECRETBODY", "AHNlY3JldHVzZXIAaHVudGVyMg"} {
@@ -377,7 +377,7 @@ func TestTranscripts(t *testing.T) {
 	}
 	c.Quit()
 	m, _ = s.Store.Latest(nil)
-	tr, err = s.Client.Session(ctx, m.Delivery.SessionID)
+	tr, err = s.Client.Session(ctx, m.Delivery().SessionID)
 	if err != nil {
 		t.Fatal(err)
 	}

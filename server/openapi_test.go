@@ -353,7 +353,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	session := latest.Delivery.SessionID
+	session := latest.Delivery().SessionID
 	big := `{"IDs":["` + strings.Repeat("x", 5<<20) + `"]}` // over the 5 MiB request limit
 
 	calls := []apiCall{

@@ -150,7 +150,7 @@ func TestDefaultPortSemantics(t *testing.T) {
 			if m.Envelope.From != "app@example.test" || strings.Join(m.Envelope.To, ",") != "user@example.test,hidden@example.test" {
 				t.Errorf("envelope = %+v", m.Envelope)
 			}
-			d := m.Delivery
+			d := m.Delivery()
 			if d.TLS != tt.tls || (tt.tls && d.TLSVersion == "") || d.AuthUser != tt.wantAuth || d.Helo != "client.test" {
 				t.Errorf("delivery = %+v, want TLS %v auth %q", d, tt.tls, tt.wantAuth)
 			}
@@ -311,8 +311,8 @@ func TestNetSMTPClient(t *testing.T) {
 	}
 	c.Quit()
 	m := onlyMessage(t, s)
-	if m.Delivery.AuthUser != "netsmtp" || m.Delivery.AuthMechanism != "PLAIN" || !m.Delivery.TLS {
-		t.Fatalf("delivery = %+v", m.Delivery)
+	if m.Delivery().AuthUser != "netsmtp" || m.Delivery().AuthMechanism != "PLAIN" || !m.Delivery().TLS {
+		t.Fatalf("delivery = %+v", m.Delivery())
 	}
 }
 

@@ -44,7 +44,7 @@ type Delivery struct {
 	Received      time.Time // when DATA completed
 }
 
-// Message is one captured message. Raw, Envelope and Delivery never change
+// Message is one captured message. Raw, Envelope and delivery never change
 // after Add; Read is guarded by the store. Its strings other than ID share
 // memory with Raw (pack.go): keeping one long after the message is gone
 // keeps that memory too.
@@ -52,8 +52,12 @@ type Message struct {
 	ID       string
 	Raw      []byte
 	Envelope Envelope
-	Delivery Delivery
 	Header   HeaderSummary
+
+	// delivery is shared by the messages of a session (its Received is
+	// zero): eight strings fewer per message for the collector to visit.
+	delivery *Delivery
+	received time.Time
 
 	// toKey is every recipient (To header names and addresses, envelope
 	// recipients) lowercased in one string, so to: searches over 100,000
@@ -73,6 +77,16 @@ type Message struct {
 	details     Details
 	cache       *parseCache // the store's; nil for a Message made elsewhere
 }
+
+// Delivery is how the message reached mailsink.
+func (m *Message) Delivery() Delivery {
+	d := *m.delivery
+	d.Received = m.received
+	return d
+}
+
+// Received is when DATA completed.
+func (m *Message) Received() time.Time { return m.received }
 
 // Size is the raw message size in bytes.
 func (m *Message) Size() int { return len(m.Raw) }

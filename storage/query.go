@@ -153,9 +153,9 @@ func positiveTerm(tok string, now time.Time, loc *time.Location) (Filter, error)
 			return nil, fmt.Errorf("%s:%s: %w", key, val, err)
 		}
 		if key == "before" {
-			return func(m *Message) bool { return m.Delivery.Received.Before(t) }, nil
+			return func(m *Message) bool { return m.received.Before(t) }, nil
 		}
-		return func(m *Message) bool { return !m.Delivery.Received.Before(t) }, nil
+		return func(m *Message) bool { return !m.received.Before(t) }, nil
 	case "larger", "smaller":
 		n, err := ParseByteSize(val)
 		if err != nil {
@@ -170,9 +170,9 @@ func positiveTerm(tok string, now time.Time, loc *time.Location) (Filter, error)
 		if err != nil {
 			return nil, fmt.Errorf("port:%s: not a port number", val)
 		}
-		return func(m *Message) bool { return m.Delivery.Port == p }, nil
+		return func(m *Message) bool { return m.delivery.Port == p }, nil
 	case "auth":
-		return func(m *Message) bool { return strings.EqualFold(m.Delivery.AuthUser, val) }, nil
+		return func(m *Message) bool { return strings.EqualFold(m.delivery.AuthUser, val) }, nil
 	case "tag":
 		return func(*Message) bool { return false }, nil // mailsink has no tags
 	}

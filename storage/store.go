@@ -40,15 +40,16 @@ type Store struct {
 	seq    uint64
 	stats  Stats
 
-	slabs    slabs
-	hub      hub
-	sessions SessionLog
-	parsed   parseCache
+	slabs      slabs
+	deliveries map[string]*Delivery // by session ID: see shared
+	hub        hub
+	sessions   SessionLog
+	parsed     parseCache
 }
 
 // New returns an empty store with the given limits.
 func New(limits Limits) *Store {
-	s := &Store{limits: limits, now: time.Now, byID: map[string]*Message{}, parsed: parseCache{size: 8}}
+	s := &Store{limits: limits, now: time.Now, byID: map[string]*Message{}, deliveries: map[string]*Delivery{}, parsed: parseCache{size: 8}}
 	s.sessions.hub, s.sessions.now = &s.hub, time.Now
 	return s
 }
@@ -65,6 +66,21 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// shared returns d without Received, the same pointer for every message of
+// a session. Callers hold s.mu.
+func (s *Store) shared(d Delivery) *Delivery {
+	d.Received = time.Time{}
+	if p := s.deliveries[d.SessionID]; p != nil && *p == d {
+		return p
+	}
+	if len(s.deliveries) >= 4096 { // sharing saves memory; forgetting is fine
+		clear(s.deliveries)
+	}
+	p := &d
+	s.deliveries[d.SessionID] = p
+	return p
+}
+
 // Add stores a copy of a message and returns it; the caller keeps raw and
 // env. Older messages are evicted to respect the limits.
 func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
@@ -74,7 +90,7 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	if d.Received.IsZero() {
 		d.Received = s.now()
 	}
-	m := &Message{Raw: append(s.slabs.alloc(len(raw)), raw...), Delivery: d, cache: &s.parsed}
+	m := &Message{Raw: append(s.slabs.alloc(len(raw)), raw...), received: d.Received, cache: &s.parsed}
 	m.summarize()
 	// The ID is its own string: other records (transcripts) keep IDs of
 	// messages long gone, and must not keep their slabs.
@@ -95,6 +111,7 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	m.toKey = p.recipientKey(m.Header.To, env.To)
 
 	s.mu.Lock()
+	m.delivery = s.shared(d)
 	s.seq++
 	m.seq = s.seq
 	var evicted []string

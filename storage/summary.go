@@ -44,14 +44,14 @@ func (m *Message) Summary() Summary {
 		Bcc:         bccOf(h.Bcc, m.Envelope, h),
 		ReplyTo:     nonNil(h.ReplyTo),
 		Subject:     h.Subject,
-		Created:     m.Delivery.Received,
-		Username:    m.Delivery.AuthUser,
+		Created:     m.received,
+		Username:    m.delivery.AuthUser,
 		Tags:        []string{},
 		Size:        len(m.Raw),
 		Attachments: d.Attachments,
 		Snippet:     d.Snippet,
 		Envelope:    env,
-		Delivery:    m.Delivery,
+		Delivery:    m.Delivery(),
 	}
 }
 

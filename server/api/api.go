@@ -358,7 +358,7 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 	p := m.Parse()
 	date := p.Date
 	if date.IsZero() {
-		date = m.Delivery.Received
+		date = m.Received()
 	}
 	out := Message{
 		ID: m.ID, MessageID: s.MessageID, Read: true, From: s.From, To: s.To, Cc: s.Cc, Bcc: s.Bcc, ReplyTo: s.ReplyTo,

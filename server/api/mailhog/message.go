@@ -78,9 +78,9 @@ func messageOf(m *storage.Message) Message {
 		From:    pathOf(m.Envelope.From),
 		To:      to,
 		Content: content,
-		Created: m.Delivery.Received,
+		Created: m.Received(),
 		MIME:    mimeBody,
-		Raw:     SMTPMessage{From: m.Envelope.From, To: rcpts, Data: string(m.Raw), Helo: m.Delivery.Helo},
+		Raw:     SMTPMessage{From: m.Envelope.From, To: rcpts, Data: string(m.Raw), Helo: m.Delivery().Helo},
 	}
 }
 
