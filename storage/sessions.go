@@ -104,6 +104,14 @@ func (lt *LiveTranscript) Add(dir, text string) {
 	lt.t.Lines = append(lt.t.Lines, TranscriptLine{At: lt.log.now(), Dir: dir, Text: text})
 }
 
+// Keeping reports whether the transcript still keeps lines, so a recorder
+// can skip formatting lines that would be dropped.
+func (lt *LiveTranscript) Keeping() bool {
+	lt.log.mu.Lock()
+	defer lt.log.mu.Unlock()
+	return len(lt.t.Lines) <= lt.log.maxLines // at the limit, Add notes the cut
+}
+
 // Update changes the transcript's facts under the lock.
 func (lt *LiveTranscript) Update(f func(t *Transcript)) {
 	lt.log.mu.Lock()

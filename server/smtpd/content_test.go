@@ -308,8 +308,8 @@ func TestLazyDeadline(t *testing.T) {
 		ask    time.Duration // after base; -1: no deadline
 		wantOK bool          // whether the socket was reprogrammed
 	}{
-		{0, true},              // first: exactly as asked
-		{time.Second, true},    // later: moved, with slack
+		{0, true},           // first: exactly as asked
+		{time.Second, true}, // later: moved, with slack
 		{1500 * time.Millisecond, false},
 		{2 * time.Second, false},
 		{2500 * time.Millisecond, true}, // past the slack

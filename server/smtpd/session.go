@@ -333,7 +333,9 @@ func (s *session) data(r io.Reader) error {
 		// keep its connection open for any number of messages.
 		s.wire.commands.Store(0)
 		s.wire.tr.Update(func(t *storage.Transcript) { t.MessageIDs = append(t.MessageIDs, m.ID) })
-		s.wire.tr.Add("*", "captured as message "+m.ID)
+		if s.wire.tr.Keeping() {
+			s.wire.tr.Add("*", "captured as message "+m.ID)
+		}
 	}
 	s.l.log.Debug("captured", "id", m.ID, "from", s.from, "to", s.to, "size", len(raw))
 	return nil

@@ -281,26 +281,37 @@ func (w *wireConn) greet() error {
 
 // observeServer records reply lines and follows the state they imply.
 func (w *wireConn) observeServer(p []byte) {
-	w.partial = append(w.partial, p...)
-	for {
-		i := bytes.IndexByte(w.partial, '\n')
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
+			w.partial = append(w.partial, p...)
 			break
 		}
-		line := strings.TrimRight(string(w.partial[:i]), "\r")
-		w.partial = w.partial[i+1:]
-		w.tr.Add("S", line)
-		code, final := replyCode(line)
-		if !final {
-			continue
+		line := p[:i]
+		if len(w.partial) > 0 {
+			w.partial = append(w.partial, line...)
+			line = w.partial
 		}
-		w.reply(code)
-		if code == 421 {
-			w.closeAfter.Store(true)
-		}
+		w.serverLine(bytes.TrimRight(line, "\r"))
+		w.partial = w.partial[:0]
+		p = p[i+1:]
 	}
 	if len(w.partial) > maxCommandLine {
 		w.partial = w.partial[:0]
+	}
+}
+
+func (w *wireConn) serverLine(line []byte) {
+	if w.tr.Keeping() {
+		w.tr.Add("S", string(line))
+	}
+	code, final := replyCode(line)
+	if !final {
+		return
+	}
+	w.reply(code)
+	if code == 421 {
+		w.closeAfter.Store(true)
 	}
 }
 
@@ -358,15 +369,17 @@ func (w *wireConn) reply(code int) {
 
 // replyCode parses "250-..." / "250 ..." lines; final is false for
 // continuation lines.
-func replyCode(line string) (code int, final bool) {
+func replyCode(line []byte) (code int, final bool) {
 	if len(line) < 3 {
 		return 0, true
 	}
-	n, err := strconv.Atoi(line[:3])
-	if err != nil {
-		return 0, true
+	for _, c := range line[:3] {
+		if c < '0' || c > '9' {
+			return 0, true
+		}
+		code = code*10 + int(c-'0')
 	}
-	return n, len(line) == 3 || line[3] != '-'
+	return code, len(line) == 3 || line[3] != '-'
 }
 
 func (w *wireConn) Read(p []byte) (int, error) {
@@ -499,8 +512,10 @@ func (w *wireConn) takeContent() (content *[]byte, tooBig, ok bool) {
 }
 
 func (w *wireConn) endData() {
-	w.tr.Add("C", fmt.Sprintf("[message content, %d bytes]", w.dataBytes-3)) // without ".\r\n"
-	w.tr.Add("C", ".")
+	if w.tr.Keeping() {
+		w.tr.Add("C", fmt.Sprintf("[message content, %d bytes]", w.dataBytes-3)) // without ".\r\n"
+		w.tr.Add("C", ".")
+	}
 }
 
 // parse moves what it can from in to out and reports whether it made
