@@ -9,6 +9,7 @@ package gctune
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -19,7 +20,7 @@ import (
 // never more than Go's default.
 type Options struct {
 	MinHeadroom int64   // bytes; default 4 MiB
-	Fraction    float64 // of the live heap; default 0.10
+	Fraction    float64 // of the live heap; default 0.15
 }
 
 // Tuner adjusts the GC percentage. Only one should run in a process.
@@ -40,7 +41,7 @@ func Start(ctx context.Context, o Options) *Tuner {
 		o.MinHeadroom = 4 << 20
 	}
 	if o.Fraction <= 0 {
-		o.Fraction = 0.10
+		o.Fraction = 0.15
 	}
 	t := &Tuner{opts: o, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	t.orig = debug.SetGCPercent(100)
@@ -101,6 +102,6 @@ func percentFor(live int64, o Options) int {
 	if live <= 0 {
 		return 100
 	}
-	room := max(o.MinHeadroom, int64(float64(live)*o.Fraction))
-	return int(min(max(room*100/live, 1), 100))
+	room := max(float64(o.MinHeadroom), float64(live)*o.Fraction)
+	return int(min(max(math.Ceil(room*100/float64(live)), 1), 100))
 }
