@@ -198,3 +198,18 @@ func TestTable(t *testing.T) {
 		}
 	}
 }
+
+func TestDotStuff(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{"a\r\nb\r\n", "a\r\nb\r\n.\r\n"},
+		{".a\r\n..b\r\n.\r\n", "..a\r\n...b\r\n..\r\n.\r\n"},
+		{"no final newline", "no final newline\r\n.\r\n"},
+		{"", "\r\n.\r\n"},
+		{"x\n.y\r\n", "x\n.y\r\n.\r\n"}, // a bare LF does not start a line in SMTP
+	}
+	for _, tt := range tests {
+		if got := string(dotStuff([]byte(tt.raw))); got != tt.want {
+			t.Errorf("dotStuff(%q) = %q, want %q", tt.raw, got, tt.want)
+		}
+	}
+}

@@ -24,20 +24,12 @@ func serveDiscard(ctx context.Context, addr, cpuprofile string, stdout io.Writer
 		return err
 	}
 	if cpuprofile != "" {
-		f, err := os.Create(cpuprofile)
+		stopProfile, err := startCPUProfile(cpuprofile)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			ln.Close()
-			return err
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			err = errors.Join(err, f.Close())
-		}()
+		defer func() { err = errors.Join(err, stopProfile()) }()
 	}
 	srv := discardServer(log.New(os.Stderr, "discard: ", log.LstdFlags))
 	fmt.Fprintf(stdout, "discarding SMTP on %s\n", ln.Addr())
@@ -91,3 +83,19 @@ func (discardSession) Data(r io.Reader) error {
 
 func (discardSession) Reset()        {}
 func (discardSession) Logout() error { return nil }
+
+// startCPUProfile profiles this process into file until stop is called.
+func startCPUProfile(file string) (stop func() error, err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
+}

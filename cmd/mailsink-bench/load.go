@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -12,6 +14,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -124,7 +127,7 @@ func load(ctx context.Context, cfg config) (*Summary, error) {
 // connection sends messages [lo, hi) one after the other over one SMTP
 // connection, opening a new one after a connection-level failure.
 func (l *loader) connection(ctx context.Context, lo, hi int) {
-	var c *smtp.Client
+	var c *client
 	defer func() {
 		if c != nil && c.Quit() != nil {
 			c.Close()
@@ -144,6 +147,7 @@ func (l *loader) connection(ctx context.Context, lo, hi int) {
 			}
 		}
 		raw := l.f.build(i)
+		stuffed := dotStuff(raw)
 		o.size = len(raw)
 		if l.cfg.check {
 			o.sum = sha256.Sum256(raw)
@@ -159,7 +163,7 @@ func (l *loader) connection(ctx context.Context, lo, hi int) {
 			time.Sleep(l.cfg.waitLead) // let the sink subscribe before the message arrives
 		}
 		t0 := time.Now()
-		err := l.send(c, i, raw)
+		err := l.send(c, i, raw, stuffed)
 		acked := time.Now()
 		o.latency = acked.Sub(t0)
 		if err != nil {
@@ -206,22 +210,33 @@ func (l *loader) visibleResult(ctx context.Context, o *outcome, i int, w *waiter
 	o.visible = max(seen.Sub(acked), 0)
 }
 
-func (l *loader) dial() (*smtp.Client, error) {
+// client is a go-smtp client and, when the tool made the connection
+// go-smtp talks over (plain or implicit TLS), that connection: the message
+// content then goes out in one write instead of through go-smtp's
+// byte-at-a-time dot-stuffing writer, which would make the tool, not the
+// sink, the bottleneck for big messages.
+type client struct {
+	*smtp.Client
+	conn net.Conn      // nil after STARTTLS: go-smtp holds the TLS connection
+	rd   *bufio.Reader // replies to DATA and the content, read off conn
+}
+
+func (l *loader) dial() (*client, error) {
 	d := &net.Dialer{Timeout: l.cfg.timeout}
-	var c *smtp.Client
+	c := &client{}
 	switch {
 	case l.cfg.implicitTLS:
 		conn, err := tls.DialWithDialer(d, "tcp", l.cfg.addr, l.tls)
 		if err != nil {
 			return nil, err
 		}
-		c = smtp.NewClient(conn)
+		c.Client, c.conn = smtp.NewClient(conn), conn
 	case l.cfg.startTLS:
 		conn, err := d.Dial("tcp", l.cfg.addr)
 		if err != nil {
 			return nil, err
 		}
-		if c, err = smtp.NewClientStartTLS(conn, l.tls); err != nil {
+		if c.Client, err = smtp.NewClientStartTLS(conn, l.tls); err != nil {
 			return nil, fmt.Errorf("STARTTLS: %w", err)
 		}
 	default:
@@ -229,7 +244,10 @@ func (l *loader) dial() (*smtp.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		c = smtp.NewClient(conn)
+		c.Client, c.conn = smtp.NewClient(conn), conn
+	}
+	if c.conn != nil {
+		c.rd = bufio.NewReader(c.conn)
 	}
 	c.CommandTimeout, c.SubmissionTimeout = l.cfg.timeout, l.cfg.timeout
 	if l.cfg.auth != "" {
@@ -243,22 +261,89 @@ func (l *loader) dial() (*smtp.Client, error) {
 }
 
 // send is one SMTP transaction: MAIL, RCPT, DATA, the message, the reply.
-func (l *loader) send(c *smtp.Client, i int, raw []byte) error {
+// stuffed is raw dot-stuffed and ended with the end marker.
+func (l *loader) send(c *client, i int, raw, stuffed []byte) error {
 	if err := c.Mail(sender, nil); err != nil {
 		return err
 	}
 	if err := c.Rcpt(l.f.rcpt(i), nil); err != nil {
 		return err
 	}
-	w, err := c.Data()
-	if err != nil {
+	if c.conn == nil {
+		w, err := c.Data()
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(raw); err != nil {
+			w.Close()
+			return err
+		}
+		return w.Close()
+	}
+	// go-smtp has read every reply so far and the sink says nothing
+	// unasked, so the replies to DATA and the content are next on conn.
+	c.conn.SetDeadline(time.Now().Add(l.cfg.timeout))
+	defer c.conn.SetDeadline(time.Time{})
+	if _, err := io.WriteString(c.conn, "DATA\r\n"); err != nil {
 		return err
 	}
-	if _, err := w.Write(raw); err != nil {
-		w.Close()
+	if err := readReply(c.rd, 354); err != nil {
 		return err
 	}
-	return w.Close()
+	if _, err := c.conn.Write(stuffed); err != nil {
+		return err
+	}
+	return readReply(c.rd, 250)
+}
+
+// readReply reads one reply, continuation lines included, and returns an
+// *smtp.SMTPError unless its code is want.
+func readReply(r *bufio.Reader, want int) error {
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if len(line) >= 4 && line[3] == '-' {
+			continue
+		}
+		code, err := strconv.Atoi(line[:min(3, len(line))])
+		if err != nil {
+			return fmt.Errorf("malformed reply %q", line)
+		}
+		if code != want {
+			msg := ""
+			if len(line) > 4 {
+				msg = line[4:]
+			}
+			return &smtp.SMTPError{Code: code, Message: msg}
+		}
+		return nil
+	}
+}
+
+// dotStuff returns raw as it goes over the wire after DATA: a dot doubled
+// at the start of every line, and the end marker.
+func dotStuff(raw []byte) []byte {
+	out := make([]byte, 0, len(raw)+len(raw)/64+5)
+	if len(raw) > 0 && raw[0] == '.' {
+		out = append(out, '.')
+	}
+	for {
+		i := bytes.Index(raw, []byte("\r\n."))
+		if i < 0 {
+			break
+		}
+		out = append(out, raw[:i+3]...)
+		out = append(out, '.')
+		raw = raw[i+3:]
+	}
+	out = append(out, raw...)
+	if !bytes.HasSuffix(out, []byte("\r\n")) {
+		out = append(out, "\r\n"...)
+	}
+	return append(out, ".\r\n"...)
 }
 
 // Summary is the result of one load run; -json prints it on one line.

@@ -107,7 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the summary as JSON")
 	fs.StringVar(&cfg.label, "label", "", "free text copied into the JSON summary (compare.sh: sink:phase:round)")
 	fs.StringVar(&cfg.serveDiscard, "serve-discard", "", "run a bare go-smtp server on `host:port` that discards every message, until SIGINT/SIGTERM")
-	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "with -serve-discard: write a CPU profile to `file` on exit")
+	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the tool (or, with -serve-discard, of the baseline server) to `file`")
 	fs.StringVar(&cfg.table, "table", "", "print the comparison table from a `file` of JSON summaries (one per line) and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -176,6 +176,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serveDiscard(ctx, cfg.serveDiscard, cfg.cpuprofile, stdout)
 	default:
 		var sum *Summary
+		if cfg.cpuprofile != "" {
+			stopProfile, perr := startCPUProfile(cfg.cpuprofile)
+			if perr != nil {
+				fmt.Fprintln(stderr, "mailsink-bench:", perr)
+				return 1
+			}
+			defer stopProfile()
+		}
 		sum, err = load(ctx, cfg)
 		if sum != nil {
 			if werr := sum.write(stdout, cfg.jsonOut); werr != nil && err == nil {
