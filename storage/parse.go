@@ -61,7 +61,7 @@ type Parsed struct {
 // the offset of the body, tolerating bare LF line endings.
 func headerEnd(raw []byte) (int, int) {
 	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
-		if j := bytes.Index(raw, []byte("\n\n")); j >= 0 && j < i {
+		if j := bytes.Index(raw[:i+1], []byte("\n\n")); j >= 0 { // an earlier blank line with bare LFs
 			return j + 1, j + 2
 		}
 		return i + 2, i + 4
