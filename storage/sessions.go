@@ -22,7 +22,7 @@ type Transcript struct {
 	TLSVersion string
 	TLSCipher  string
 	AuthUser   string
-	MessageIDs []string // messages accepted in this session
+	MessageIDs []string // messages accepted in this session (the first as many as lines are kept)
 	Faults     []string // fault rules that fired, e.g. "rcpt: 550 5.1.1 User unknown"
 	Lines      []TranscriptLine
 }
@@ -110,6 +110,17 @@ func (lt *LiveTranscript) Keeping() bool {
 	lt.log.mu.Lock()
 	defer lt.log.mu.Unlock()
 	return len(lt.t.Lines) <= lt.log.maxLines // at the limit, Add notes the cut
+}
+
+// Captured links a message accepted in the session. A session that
+// delivers without end keeps as many IDs as it keeps lines, so a transcript
+// stays bounded; each message still names its session.
+func (lt *LiveTranscript) Captured(id string) {
+	lt.log.mu.Lock()
+	defer lt.log.mu.Unlock()
+	if len(lt.t.MessageIDs) < lt.log.maxLines {
+		lt.t.MessageIDs = append(lt.t.MessageIDs, id)
+	}
 }
 
 // Update changes the transcript's facts under the lock.

@@ -152,3 +152,28 @@ func TestConcurrentAddListDelete(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// A connection that delivers without end must not grow its transcript
+// without end: lines and message links stop at the line limit.
+func TestTranscriptStaysBounded(t *testing.T) {
+	s := New(Limits{})
+	s.Sessions().SetSessionLimit(10, 3)
+	lt := s.Sessions().Start(Transcript{Listener: "smtp-25"})
+	for i := range 10 {
+		lt.Add("C", fmt.Sprintf("MAIL FROM:<%d@example.test>", i))
+		lt.Captured(fmt.Sprint(i))
+	}
+	if lt.Keeping() {
+		t.Fatal("still keeping lines past the limit")
+	}
+	tr, err := s.Sessions().Get(lt.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Lines) != 4 || tr.Lines[3].Text != "(further lines not kept)" {
+		t.Fatalf("lines %+v, want 3 and the note", tr.Lines)
+	}
+	if len(tr.MessageIDs) != 3 || tr.MessageIDs[2] != "2" {
+		t.Fatalf("message IDs %v, want the first 3", tr.MessageIDs)
+	}
+}

@@ -332,7 +332,7 @@ func (s *session) data(r io.Reader) error {
 		// The command limit is per transaction: a client that delivers may
 		// keep its connection open for any number of messages.
 		s.wire.commands.Store(0)
-		s.wire.tr.Update(func(t *storage.Transcript) { t.MessageIDs = append(t.MessageIDs, m.ID) })
+		s.wire.tr.Captured(m.ID)
 		if s.wire.tr.Keeping() {
 			s.wire.tr.Add("*", "captured as message "+m.ID)
 		}
