@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -236,6 +237,9 @@ type Set struct {
 	mu    sync.Mutex
 	rules []*Rule
 	rand  func() float64
+	// count mirrors len(rules), so that Fire, called for every SMTP
+	// command, takes no lock while there are no rules (the usual case).
+	count atomic.Int32
 }
 
 // NewSet returns an empty set.
@@ -269,6 +273,7 @@ func (s *Set) Add(rules ...Rule) ([]Rule, error) {
 	for i := range rules {
 		r := rules[i]
 		s.rules = append(s.rules, &r)
+		s.count.Store(int32(len(s.rules)))
 	}
 	return rules, nil
 }
@@ -291,6 +296,7 @@ func (s *Set) Remove(id string) bool {
 	for i, r := range s.rules {
 		if r.ID == id {
 			s.rules = append(s.rules[:i], s.rules[i+1:]...)
+			s.count.Store(int32(len(s.rules)))
 			return true
 		}
 	}
@@ -308,12 +314,13 @@ func (s *Set) RemoveIf(f func(Rule) bool) {
 		}
 	}
 	s.rules = kept
+	s.count.Store(int32(len(s.rules)))
 }
 
 // Fire returns the first rule that matches e and fires (after its
 // probability and remaining times), counting the hit.
 func (s *Set) Fire(e Event) (Rule, bool) {
-	if s == nil {
+	if s == nil || s.count.Load() == 0 {
 		return Rule{}, false
 	}
 	s.mu.Lock()

@@ -2,10 +2,12 @@ package smtpd
 
 import (
 	"cmp"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -95,12 +97,16 @@ func (s *session) overLimit() error {
 // trace records a command and its reply when the wire cannot see them
 // (inside STARTTLS); in plaintext the wire has recorded them already.
 func (s *session) trace(cmd string, err error, okReply string) {
-	if s.wire == nil || !s.wire.opaque.Load() {
+	if !s.tracing() {
 		return
 	}
 	s.wire.tr.Add("C", cmd)
 	s.traceReply(err, okReply)
 }
+
+// tracing is whether the session records the conversation: inside
+// STARTTLS, where the wire sees only ciphertext.
+func (s *session) tracing() bool { return s.wire != nil && s.wire.opaque.Load() }
 
 // traceReply records the reply to a command traced inside STARTTLS.
 func (s *session) traceReply(err error, okReply string) {
@@ -226,7 +232,9 @@ func (s *session) checkCredentials(user, pass string) error {
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	err := s.mail(from)
-	s.trace("MAIL FROM:<"+from+">", err, "250 2.0.0 Roger, accepting mail from <"+from+">")
+	if s.tracing() {
+		s.trace("MAIL FROM:<"+from+">", err, "250 2.0.0 Roger, accepting mail from <"+from+">")
+	}
 	return err
 }
 
@@ -256,7 +264,9 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if err == nil {
 		err = s.fault(faults.Event{Stage: faults.Rcpt, Sender: s.from, Recipients: []string{to}})
 	}
-	s.trace("RCPT TO:<"+to+">", err, "250 2.0.0 I'll make sure <"+to+"> gets this")
+	if s.tracing() {
+		s.trace("RCPT TO:<"+to+">", err, "250 2.0.0 I'll make sure <"+to+"> gets this")
+	}
 	if err != nil {
 		return err
 	}
@@ -337,7 +347,9 @@ func (s *session) data(r io.Reader) error {
 			s.wire.tr.Add("*", "captured as message "+m.ID)
 		}
 	}
-	s.l.log.Debug("captured", "id", m.ID, "from", s.from, "to", s.to, "size", len(raw))
+	if s.l.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments alone allocate
+		s.l.log.Debug("captured", "id", m.ID, "from", s.from, "to", s.to, "size", len(raw))
+	}
 	return nil
 }
 
