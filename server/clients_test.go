@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -697,9 +698,8 @@ func TestLimitsRawClient(t *testing.T) {
 				t.Fatal(err)
 			}
 			lc.c, lc.r = tc, bufio.NewReader(tc)
-			// Inside STARTTLS only the commands the session handles are
-			// counted (MAIL, RCPT; NOOP and RSET are not): the third one
-			// after the handshake is the 6th command.
+			// The wire runs STARTTLS, so it counts every command inside
+			// TLS as well: the third one after the handshake is the 6th.
 			lc.cmd("EHLO raw.test", "250 ")
 			lc.cmd("MAIL FROM:<a@example.test>", "250 ")
 			lc.cmd("RCPT TO:<b@example.test>", "250 ")
@@ -710,4 +710,71 @@ func TestLimitsRawClient(t *testing.T) {
 			lc.closed()
 		})
 	})
+}
+
+// STARTTLS runs below go-smtp, so the conversation inside TLS is recorded
+// line by line (go-smtp's own replies too), plaintext pipelined after
+// STARTTLS is dropped, and the client must say EHLO again.
+func TestStartTLSUnderGoSMTP(t *testing.T) {
+	s := sinktest.Start(t)
+	lc := dialLimit(t, s.Addr(2525), nil)
+	lc.want("220 ")
+	ehlo := func() []string {
+		lc.send("EHLO raw.test")
+		var lines []string
+		for {
+			line, err := lc.r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("EHLO reply: %v", err)
+			}
+			lines = append(lines, strings.TrimRight(line, "\r\n"))
+			if len(line) < 4 || line[3] != '-' {
+				return lines
+			}
+		}
+	}
+	if lines := ehlo(); !slices.Contains(lines, "250-STARTTLS") || !strings.HasPrefix(lines[0], "250-") {
+		t.Fatalf("EHLO before TLS: %q, want STARTTLS offered after the greeting line", lines)
+	}
+	// An attacker's plaintext after STARTTLS must not run inside TLS.
+	lc.send("STARTTLS", "RCPT TO:<injected@example.test>")
+	lc.want("220 2.0.0")
+	tc := tls.Client(lc.c, tlsConfig(s))
+	if err := tc.HandshakeContext(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	lc.c, lc.r = tc, bufio.NewReader(tc)
+	lc.cmd("MAIL FROM:<a@example.test>", "502 5.5.1") // EHLO first, as go-smtp's STARTTLS wants
+	if lines := ehlo(); slices.Contains(lines, "250-STARTTLS") || !strings.HasPrefix(lines[len(lines)-1], "250 ") {
+		t.Fatalf("EHLO inside TLS: %q", lines)
+	}
+	lc.cmd("STARTTLS", "502 5.5.1")
+	lc.cmd("MAIL FROM:bogus", "501 ") // go-smtp's own syntax error
+	lc.cmd("MAIL FROM:<a@example.test>", "250 ")
+	lc.cmd("RCPT TO:<inside-tls@example.test>", "250 ")
+	lc.cmd("DATA", "354 ")
+	lc.send("Subject: inside TLS", "", "..dot", ".")
+	lc.want("250 ")
+	lc.cmd("QUIT", "221 ")
+
+	m, raw := capturedFor(t, s, "inside-tls@example.test")
+	if string(raw) != "Subject: inside TLS\r\n\r\n.dot\r\n" || !m.Delivery.TLS || m.Delivery.TLSVersion == "" {
+		t.Fatalf("captured %q, delivery %+v", raw, m.Delivery)
+	}
+	if strings.Join(m.Envelope.To, ",") != "inside-tls@example.test" {
+		t.Fatalf("envelope %+v: the injected RCPT ran", m.Envelope)
+	}
+	tr, err := s.Client.Session(t.Context(), m.Delivery.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := dump(tr)
+	for _, want := range []string{"S: 250-STARTTLS", "TLS established", "C: MAIL FROM:bogus", "S: 501", "S: 502 5.5.1 Already running in TLS", "[message content, ", "S: 221"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "injected@") {
+		t.Errorf("transcript shows the injected command as run:\n%s", text)
+	}
 }

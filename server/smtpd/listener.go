@@ -114,9 +114,8 @@ func Listen(addr string, cfg ListenerConfig, opts Options, store Deliverer) (*Li
 	srv.AllowInsecureAuth = true
 	srv.ErrorLog = slog.NewLogLogger(l.log.Handler(), slog.LevelDebug)
 	srv.Debug = opts.Debug
-	if cfg.TLS == TLSStartTLS || cfg.TLS == TLSStartTLSRequired {
-		srv.TLSConfig = opts.TLSConfig
-	}
+	// No srv.TLSConfig: the wire runs STARTTLS (and implicit TLS) below
+	// go-smtp, so it keeps seeing the plaintext conversation.
 	l.srv = srv
 	return l, nil
 }

@@ -18,41 +18,20 @@ import (
 )
 
 var (
-	errTLSRequired     = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
-	errAuthNeeded      = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
-	errAuthInvalid     = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
-	errStoreFull       = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big for the store"}
-	errLineTooLong     = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
-	errDropped         = errors.New("connection dropped by fault rule")
-	errTooManyCommands = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many commands in one session, closing"}
+	errTLSRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
+	errAuthNeeded  = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	errAuthInvalid = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
+	errStoreFull   = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big for the store"}
+	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
+	errDropped     = errors.New("connection dropped by fault rule")
 )
 
 type backend struct{ l *Listener }
 
-// NewSession is called at EHLO/HELO, and again after STARTTLS.
+// NewSession is called at EHLO/HELO.
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	s := &session{l: b.l, conn: c, wire: wireOf(c)}
-	if st, ok := c.TLSConnectionState(); ok && s.wire != nil { // after STARTTLS
-		v, cs := tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
-		s.wire.tr.Add("*", fmt.Sprintf("TLS established: %s, %s", v, cs))
-		s.wire.tr.Update(func(t *storage.Transcript) { t.TLS, t.TLSVersion, t.TLSCipher = true, v, cs })
-		if err := s.overLimit(); err != nil {
-			return nil, err
-		}
-		s.trace("EHLO "+c.Hostname(), nil, "250 Hello "+c.Hostname()+" (extensions not recorded inside TLS)")
-	}
-	return s, nil
-}
-
-// wireOf finds the wireConn under go-smtp's connection, also under the
-// tls.Conn that STARTTLS puts on top of it.
-func wireOf(c *smtp.Conn) *wireConn {
-	nc := c.Conn()
-	if tc, ok := nc.(*tls.Conn); ok {
-		nc = tc.NetConn()
-	}
-	w, _ := nc.(*wireConn)
-	return w
+	w, _ := c.Conn().(*wireConn)
+	return &session{l: b.l, conn: c, wire: w}, nil
 }
 
 // session is one SMTP transaction context between EHLO and QUIT.
@@ -69,59 +48,13 @@ type session struct {
 
 var _ smtp.AuthSession = (*session)(nil)
 
-// tlsState is the TLS in effect: STARTTLS (go-smtp's) or implicit (ours).
+// tlsState is the TLS in effect, implicit or after STARTTLS: the wire runs
+// both, below go-smtp.
 func (s *session) tlsState() (tls.ConnectionState, bool) {
-	if st, ok := s.conn.TLSConnectionState(); ok {
-		return st, true
-	}
 	if s.wire != nil {
-		return s.wire.implicitTLS()
+		return s.wire.tlsState()
 	}
-	return tls.ConnectionState{}, false
-}
-
-// overLimit counts a command the wire could not see (inside STARTTLS) and
-// reports whether the session is past the command limit. Commands go-smtp
-// answers itself there (NOOP, RSET, VRFY) are not counted.
-func (s *session) overLimit() error {
-	if s.wire == nil || !s.wire.opaque.Load() {
-		return nil // counted by the wire
-	}
-	if max := s.l.opts.MaxCommands; max > 0 && s.wire.commands.Add(1) > int64(max) {
-		s.wire.closeAfter.Store(true)
-		return errTooManyCommands
-	}
-	return nil
-}
-
-// trace records a command and its reply when the wire cannot see them
-// (inside STARTTLS); in plaintext the wire has recorded them already.
-func (s *session) trace(cmd string, err error, okReply string) {
-	if !s.tracing() {
-		return
-	}
-	s.wire.tr.Add("C", cmd)
-	s.traceReply(err, okReply)
-}
-
-// tracing is whether the session records the conversation: inside
-// STARTTLS, where the wire sees only ciphertext.
-func (s *session) tracing() bool { return s.wire != nil && s.wire.opaque.Load() }
-
-// traceReply records the reply to a command traced inside STARTTLS.
-func (s *session) traceReply(err error, okReply string) {
-	if s.wire == nil || !s.wire.opaque.Load() {
-		return
-	}
-	var se *smtp.SMTPError
-	switch {
-	case err == nil:
-		s.wire.tr.Add("S", okReply)
-	case errors.As(err, &se):
-		s.wire.tr.Add("S", fmt.Sprintf("%d %d.%d.%d %s", se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2], se.Message))
-	default:
-		s.wire.tr.Add("S", "error: "+err.Error())
-	}
+	return s.conn.TLSConnectionState()
 }
 
 // fault asks the rule set about a stage and applies a delay or a drop; it
@@ -188,12 +121,10 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		return nil, errTLSRequired
 	}
 	if err := s.fault(faults.Event{Stage: faults.Auth}); err != nil {
-		s.trace("AUTH "+mech, err, "")
 		return nil, err
 	}
 	check := func(user, pass string) error {
 		err := s.checkCredentials(user, pass)
-		s.trace("AUTH "+mech+" ****", err, "235 2.0.0 Authentication succeeded")
 		if err != nil {
 			return err
 		}
@@ -231,17 +162,6 @@ func (s *session) checkCredentials(user, pass string) error {
 }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	err := s.mail(from)
-	if s.tracing() {
-		s.trace("MAIL FROM:<"+from+">", err, "250 2.0.0 Roger, accepting mail from <"+from+">")
-	}
-	return err
-}
-
-func (s *session) mail(from string) error {
-	if err := s.overLimit(); err != nil {
-		return err
-	}
 	if s.needsTLS() {
 		return errTLSRequired
 	}
@@ -260,14 +180,7 @@ func (s *session) mail(from string) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	err := s.overLimit()
-	if err == nil {
-		err = s.fault(faults.Event{Stage: faults.Rcpt, Sender: s.from, Recipients: []string{to}})
-	}
-	if s.tracing() {
-		s.trace("RCPT TO:<"+to+">", err, "250 2.0.0 I'll make sure <"+to+"> gets this")
-	}
-	if err != nil {
+	if err := s.fault(faults.Event{Stage: faults.Rcpt, Sender: s.from, Recipients: []string{to}}); err != nil {
 		return err
 	}
 	s.to = append(s.to, to)
@@ -275,17 +188,6 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
-	if s.wire != nil && s.wire.opaque.Load() {
-		s.wire.tr.Add("C", "DATA")
-		s.wire.tr.Add("S", "354 Go ahead. End your data with <CR><LF>.<CR><LF>")
-		s.wire.tr.Add("C", "[message content]")
-	}
-	err := s.data(r)
-	s.traceReply(err, "250 2.0.0 OK: queued")
-	return err
-}
-
-func (s *session) data(r io.Reader) error {
 	ev := faults.Event{Stage: faults.Data, Port: s.l.cfg.Port, Sender: s.from, Recipients: s.to}
 	rule, fire := s.l.opts.Faults.Fire(ev)
 	if fire && rule.Drop { // in the middle of DATA: take some, then hang up
@@ -407,9 +309,4 @@ func (s *session) Reset() {
 	s.to = nil
 }
 
-func (s *session) Logout() error {
-	if s.wire != nil && s.wire.opaque.Load() {
-		s.wire.tr.Add("*", "session ended (QUIT, a new EHLO or STARTTLS, or the connection closed)")
-	}
-	return nil
-}
+func (s *session) Logout() error { return nil }

@@ -70,18 +70,18 @@ const (
 	modeAwaitData          // DATA sent; waiting for 354 or an error
 	modeData               // message content until CRLF.CRLF
 	modeBDAT               // BDAT chunk bytes
-	modeAwaitTLS           // STARTTLS sent; waiting for 220 or an error
-	modeOpaque             // go-smtp runs TLS above us: bytes pass unseen
 )
 
 // maxCommandLine bounds how much we buffer looking for a command's end;
 // longer lines go to go-smtp, which refuses them.
 const maxCommandLine = 4096
 
-// wireConn records the plaintext conversation into the session transcript,
-// counts commands, and answers, when a fault rule says so, the stages that
-// go-smtp handles itself (greeting, EHLO, STARTTLS, RSET, QUIT). An
-// intercepted command is held until go-smtp has read, and so answered,
+// wireConn sits between the socket and go-smtp. It runs TLS (implicit, and
+// STARTTLS, which go-smtp never learns of), so it always sees plaintext;
+// records the conversation into the session transcript; counts commands;
+// reads DATA content itself (content.go); and answers, when a fault rule
+// says so, the stages go-smtp handles itself (greeting, EHLO, RSET, QUIT).
+// An intercepted command is held until go-smtp has read, and so answered,
 // everything before it, which keeps pipelined replies in order.
 //
 // Read and Write are called by the connection's one go-smtp goroutine;
@@ -90,7 +90,10 @@ type wireConn struct {
 	net.Conn
 	l        *Listener
 	tr       *storage.LiveTranscript
-	tlsConn  *tls.Conn // implicit TLS underneath, or nil
+	connMu   sync.Mutex // guards Conn and tlsConn against Close and tlsState from elsewhere while STARTTLS swaps them
+	tlsConn  *tls.Conn  // TLS underneath (implicit, or after STARTTLS), or nil
+	needHelo bool       // after STARTTLS, until EHLO or HELO
+	midReply bool       // the server's last line was a continuation
 	done     chan struct{}
 	closed   atomic.Bool
 	closeOne sync.Once
@@ -98,7 +101,6 @@ type wireConn struct {
 	connectFault *faults.Rule
 	greeted      bool
 	closeAfter   atomic.Bool // close once the next write is out (after a 421)
-	opaque       atomic.Bool // mirrors mode == modeOpaque for other goroutines
 
 	in, out   []byte
 	rbuf      []byte // read buffer for command mode
@@ -133,12 +135,12 @@ type wireConn struct {
 type cmdKind uint8
 
 const (
-	kindOther    cmdKind = iota
-	kindData             // DATA: 354 starts the content
-	kindContent          // the content after 354: its final reply ends the transaction
-	kindStartTLS         // STARTTLS: 220 starts the handshake
-	kindAuth             // AUTH: 334 replies continue the exchange
-	kindBDAT             // BDAT: an error before the chunk is read means there is none
+	kindOther   cmdKind = iota
+	kindData            // DATA: 354 starts the content
+	kindContent         // the content after 354: its final reply ends the transaction
+	kindEhlo            // EHLO: its reply advertises STARTTLS where the wire offers it
+	kindAuth            // AUTH: 334 replies continue the exchange
+	kindBDAT            // BDAT: an error before the chunk is read means there is none
 )
 
 type heldCommand struct {
@@ -146,6 +148,10 @@ type heldCommand struct {
 	rule faults.Rule
 	// tooMany marks the command over the session's command limit.
 	tooMany bool
+	// reply, if set, is the wire's answer (a command out of order).
+	reply string
+	// startTLS: the wire runs STARTTLS, after the rule's delay if any.
+	startTLS bool
 }
 
 func (l *Listener) newWire(c net.Conn) *wireConn {
@@ -161,16 +167,28 @@ func (l *Listener) newWire(c net.Conn) *wireConn {
 	return w
 }
 
-// TLSState is the state of implicit TLS underneath, if any.
-func (w *wireConn) implicitTLS() (tls.ConnectionState, bool) {
-	if w.tlsConn == nil {
+// tlsState is the state of TLS underneath, implicit or after STARTTLS.
+func (w *wireConn) tlsState() (tls.ConnectionState, bool) {
+	w.connMu.Lock()
+	tc := w.tlsConn
+	w.connMu.Unlock()
+	if tc == nil {
 		return tls.ConnectionState{}, false
 	}
-	return w.tlsConn.ConnectionState(), true
+	return tc.ConnectionState(), true
+}
+
+// offersStartTLS is whether EHLO advertises STARTTLS now.
+func (w *wireConn) offersStartTLS() bool {
+	t := w.l.cfg.TLS
+	return (t == TLSStartTLS || t == TLSStartTLSRequired) && w.l.opts.TLSConfig != nil && w.tlsConn == nil
 }
 
 func (w *wireConn) Close() error {
-	err := w.Conn.Close()
+	w.connMu.Lock()
+	c := w.Conn
+	w.connMu.Unlock()
+	err := c.Close()
 	w.closeOne.Do(func() {
 		w.closed.Store(true)
 		close(w.done)
@@ -232,33 +250,24 @@ func (w *wireConn) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if !w.opaque.Load() {
-		w.observeServer(p)
+	out := w.observeServer(p)
+	if _, err := w.Conn.Write(out); err != nil {
+		return 0, err
 	}
-	n, err := w.Conn.Write(p)
-	if err == nil && w.closeAfter.Load() {
+	if w.closeAfter.Load() {
 		w.Close()
 	}
-	return n, err
+	return len(p), nil
 }
 
 // greet runs before go-smtp's greeting: the implicit TLS handshake, with a
 // deadline, and a connect-stage fault.
 func (w *wireConn) greet() error {
 	if w.tlsConn != nil {
-		w.tlsConn.SetDeadline(time.Now().Add(w.l.handshakeTimeout()))
-		err := w.tlsConn.Handshake()
-		w.tlsConn.SetDeadline(time.Time{})
-		if err != nil {
-			w.tr.Add("*", "TLS handshake failed: "+err.Error())
+		if err := w.handshake(w.tlsConn); err != nil {
 			w.Close()
 			return fmt.Errorf("implicit TLS handshake: %w", err)
 		}
-		st := w.tlsConn.ConnectionState()
-		w.tr.Add("*", fmt.Sprintf("TLS established: %s, %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
-		w.tr.Update(func(t *storage.Transcript) {
-			t.TLS, t.TLSVersion, t.TLSCipher = true, tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
-		})
 	}
 	r := w.connectFault
 	if r == nil {
@@ -279,40 +288,110 @@ func (w *wireConn) greet() error {
 	return nil
 }
 
-// observeServer records reply lines and follows the state they imply.
-func (w *wireConn) observeServer(p []byte) {
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
+// handshake runs a server TLS handshake, with a deadline, and records it.
+func (w *wireConn) handshake(tc *tls.Conn) error {
+	tc.SetDeadline(time.Now().Add(w.l.handshakeTimeout()))
+	err := tc.Handshake()
+	// Put back what go-smtp asked for (lazyDeadline remembers it).
+	w.dlMu.Lock()
+	tc.SetReadDeadline(w.readDL)
+	tc.SetWriteDeadline(w.writeDL)
+	w.dlMu.Unlock()
+	if err != nil {
+		w.tr.Add("*", "TLS handshake failed: "+err.Error())
+		return err
+	}
+	st := tc.ConnectionState()
+	v, cs := tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
+	w.tr.Add("*", fmt.Sprintf("TLS established: %s, %s", v, cs))
+	w.tr.Update(func(t *storage.Transcript) { t.TLS, t.TLSVersion, t.TLSCipher = true, v, cs })
+	return nil
+}
+
+// startTLS answers STARTTLS and runs the handshake under go-smtp, which
+// never learns of it: the conversation stays plaintext to the wire, so
+// transcripts, limits, faults and the DATA fast path work inside TLS too.
+// Like go-smtp's own STARTTLS, the client must say EHLO again.
+func (w *wireConn) startTLS() error {
+	if w.tlsConn != nil {
+		return w.answer("502 5.5.1 Already running in TLS")
+	}
+	const ready = "220 2.0.0 Ready to start TLS"
+	w.tr.Add("S", ready)
+	if _, err := io.WriteString(w.Conn, ready+"\r\n"); err != nil {
+		return err
+	}
+	// RFC 3207: what the client sent after STARTTLS in plaintext is not to
+	// be trusted, so it is dropped.
+	w.in = w.in[:0]
+	tc := tls.Server(w.Conn, w.l.opts.TLSConfig)
+	if err := w.handshake(tc); err != nil {
+		w.Close()
+		return net.ErrClosed
+	}
+	w.connMu.Lock()
+	w.Conn, w.tlsConn = tc, tc
+	w.connMu.Unlock()
+	w.needHelo = true
+	return nil
+}
+
+// answer writes a reply of the wire's own.
+func (w *wireConn) answer(reply string) error {
+	w.tr.Add("S", reply)
+	_, err := io.WriteString(w.Conn, reply+"\r\n")
+	return err
+}
+
+// observeServer records reply lines and follows the state they imply. It
+// returns what goes on the wire: p, or p with STARTTLS added to an EHLO
+// reply (go-smtp does not know the wire runs TLS).
+func (w *wireConn) observeServer(p []byte) []byte {
+	out := p
+	for rest := p; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
-			w.partial = append(w.partial, p...)
+			w.partial = append(w.partial, rest...)
 			break
 		}
-		line := p[:i]
+		line := rest[:i]
 		if len(w.partial) > 0 {
 			w.partial = append(w.partial, line...)
 			line = w.partial
 		}
-		w.serverLine(bytes.TrimRight(line, "\r"))
+		if w.serverLine(bytes.TrimRight(line, "\r")) {
+			// After the EHLO greeting line (go-smtp always lists more).
+			const starttls = "250-STARTTLS"
+			w.tr.Add("S", starttls)
+			at := len(p) - len(rest) + i + 1
+			out = append(append(append([]byte(nil), p[:at]...), starttls+"\r\n"...), p[at:]...)
+		}
 		w.partial = w.partial[:0]
-		p = p[i+1:]
+		rest = rest[i+1:]
 	}
 	if len(w.partial) > maxCommandLine {
 		w.partial = w.partial[:0]
 	}
+	return out
 }
 
-func (w *wireConn) serverLine(line []byte) {
+// serverLine follows one reply line; it reports whether STARTTLS is to be
+// advertised after it.
+func (w *wireConn) serverLine(line []byte) (advertise bool) {
 	if w.tr.Keeping() {
 		w.tr.Add("S", string(line))
 	}
 	code, final := replyCode(line)
+	first := !w.midReply
+	w.midReply = !final
 	if !final {
-		return
+		return first && code == 250 && len(w.pending) > 0 && w.pending[0] == kindEhlo && w.offersStartTLS()
 	}
 	w.reply(code)
 	if code == 421 {
 		w.closeAfter.Store(true)
 	}
+	return false
 }
 
 // reply matches a final reply to the oldest pending command and follows
@@ -349,15 +428,6 @@ func (w *wireConn) reply(code int) {
 		if w.mode == modeAwaitData {
 			w.mode = modeCommand
 		}
-	case kindStartTLS:
-		if code == 220 {
-			w.mode = modeOpaque
-			w.opaque.Store(true)
-			w.in, w.out, w.pending = nil, nil, nil // plaintext after STARTTLS is an injection: drop it
-			w.tr.Add("*", "STARTTLS: handshake follows; later lines are recorded from the session's view")
-		} else if w.mode == modeAwaitTLS {
-			w.mode = modeCommand
-		}
 	case kindBDAT:
 		if w.mode == modeBDAT && w.bdatLeft > 0 {
 			// Answered before its chunk was read: go-smtp refused the
@@ -383,9 +453,6 @@ func replyCode(line []byte) (code int, final bool) {
 }
 
 func (w *wireConn) Read(p []byte) (int, error) {
-	if w.opaque.Load() {
-		return w.Conn.Read(p)
-	}
 	if w.sticky != nil {
 		return 0, w.sticky
 	}
@@ -401,9 +468,6 @@ func (w *wireConn) Read(p []byte) (int, error) {
 				return 0, err
 			}
 			continue
-		}
-		if w.mode == modeOpaque {
-			return w.Conn.Read(p)
 		}
 		if len(w.in) > 0 && w.parse() {
 			continue
@@ -543,7 +607,7 @@ func (w *wireConn) parse() bool {
 			if w.bdatLeft == 0 {
 				w.mode = modeCommand
 			}
-		case modeAwaitData, modeAwaitTLS, modeOpaque:
+		case modeAwaitData:
 			// The client must wait for the reply; if it does not, the bytes
 			// are its business: pass them unparsed.
 			w.leaked = w.leaked || w.mode == modeAwaitData
@@ -662,6 +726,14 @@ func (w *wireConn) command(line string) *heldCommand {
 	if max := w.l.opts.MaxCommands; max > 0 && w.commands.Add(1) > int64(max) {
 		return &heldCommand{line: line, tooMany: true}
 	}
+	if w.needHelo { // go-smtp's answer after its own STARTTLS
+		switch verb {
+		case "EHLO", "HELO", "NOOP", "RSET", "QUIT":
+		default:
+			return &heldCommand{line: line, reply: "502 5.5.1 Please introduce yourself first."}
+		}
+	}
+	tlsHere := verb == "STARTTLS" && w.l.opts.TLSConfig != nil && (w.l.cfg.TLS == TLSStartTLS || w.l.cfg.TLS == TLSStartTLSRequired)
 	var stage faults.Stage
 	switch verb {
 	case "EHLO", "HELO":
@@ -676,8 +748,11 @@ func (w *wireConn) command(line string) *heldCommand {
 	}
 	if stage != "" {
 		if r, ok := w.l.opts.Faults.Fire(faults.Event{Stage: stage, Port: w.l.cfg.Port}); ok {
-			return &heldCommand{line: line, rule: r}
+			return &heldCommand{line: line, rule: r, startTLS: tlsHere}
 		}
+	}
+	if tlsHere {
+		return &heldCommand{line: line, startTLS: true}
 	}
 	w.passed(verb)
 	return nil
@@ -690,9 +765,9 @@ func (w *wireConn) passed(verb string) {
 	case "DATA":
 		kind = kindData
 		w.mode = modeAwaitData // the client must wait for 354 before the content
-	case "STARTTLS":
-		kind = kindStartTLS
-		w.mode = modeAwaitTLS
+	case "EHLO", "HELO":
+		kind = kindEhlo
+		w.needHelo = false
 	case "AUTH":
 		kind = kindAuth
 	case "BDAT":
@@ -723,6 +798,12 @@ func (w *wireConn) runHeld() error {
 		w.Close()
 		return net.ErrClosed
 	}
+	if h.reply != "" {
+		return w.answer(h.reply)
+	}
+	if h.startTLS && h.rule.ID == "" { // no fault rule fired
+		return w.startTLS()
+	}
 	w.fault(h.rule)
 	h.rule.Wait(w.done)
 	if w.closed.Load() {
@@ -744,7 +825,10 @@ func (w *wireConn) runHeld() error {
 		w.Close()
 		return net.ErrClosed
 	}
-	// Delay only: now let go-smtp have the command.
+	// Delay only: now run the command.
+	if h.startTLS {
+		return w.startTLS()
+	}
 	w.passed(strings.ToUpper(strings.Fields(h.line)[0]))
 	w.out = append(w.out, h.line+"\r\n"...)
 	return nil
