@@ -106,6 +106,22 @@ func (m *Message) summarize() {
 	}
 }
 
+// parseDate reads a Date header, keeping only what JSON can carry: a zone
+// such as +2400 is moved to UTC, and a year outside 1–9999 is no date.
+func parseDate(v string) time.Time {
+	t, err := mail.ParseDate(v)
+	if err != nil {
+		return time.Time{}
+	}
+	if _, err := t.MarshalJSON(); err != nil {
+		t = t.UTC()
+	}
+	if t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}
+	}
+	return t
+}
+
 // decodeHeader decodes RFC 2047 words and makes the result valid UTF-8, so
 // 8-bit headers in an unknown charset cannot break JSON output.
 func decodeHeader(v string) string {
@@ -155,9 +171,7 @@ func Parse(raw []byte) *Parsed {
 	p := &Parsed{Header: ReadHeader(raw)}
 	p.ReturnPath = strings.Trim(strings.TrimSpace(p.Header.Get("Return-Path")), "<>")
 	if d := p.Header.Get("Date"); d != "" {
-		if t, err := mail.ParseDate(d); err == nil {
-			p.Date = t
-		}
+		p.Date = parseDate(d)
 	}
 	env, err := parser.ReadEnvelope(bytes.NewReader(raw))
 	if err != nil {

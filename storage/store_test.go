@@ -177,3 +177,20 @@ func TestTranscriptStaysBounded(t *testing.T) {
 		t.Fatalf("message IDs %v, want the first 3", tr.MessageIDs)
 	}
 }
+
+// A Date header JSON cannot carry (zone +2400, year 0) must not make the
+// message unreadable through the API: the date is moved to UTC or dropped.
+func TestParseDateKeepsWhatJSONCanCarry(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Fri, 01 May 2026 10:00:00 +0200", "2026-05-01T10:00:00+02:00"},
+		{"Fri, 01 May 2026 10:00:00 +2400", "2026-04-30T10:00:00Z"},
+		{"Fri, 01 May 0000 00:00:00 +2400", "0001-01-01T00:00:00Z"}, // no date
+		{"not a date", "0001-01-01T00:00:00Z"},
+	}
+	for _, tt := range tests {
+		got, err := parseDate(tt.in).MarshalJSON()
+		if err != nil || string(got) != `"`+tt.want+`"` {
+			t.Errorf("parseDate(%q) = %s, %v; want %s", tt.in, got, err, tt.want)
+		}
+	}
+}
