@@ -77,7 +77,7 @@ func FuzzScanHeader(f *testing.F) {
 	for _, s := range []string{
 		"", " Subject: folded first\r\n\r\n", "Subject: a\r\n\tb\r\n \r\n c\r\nTo: x@y\r\n\r\n",
 		"subject :x\r\nSubject: y\r\n\r\n", ": empty name\r\nTo: t@u\r\n\r\n", "To: a\x00b\r\nFrom: c\r\n\r\n",
-		"Subject: no blank line\r", "Subject: x\nCc: bare@lf\n\nbody", "SUBJECT: upper\r\nsubject: lower\r\n\r\n",
+		"Subject: no blank line\r", "Foo\r\n :bar\r\nSubject: hi\r\n\r\n", "Subject: x\nCc: bare@lf\n\nbody", "SUBJECT: upper\r\nsubject: lower\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}

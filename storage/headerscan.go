@@ -37,6 +37,9 @@ func scanHeader(raw []byte) (vals [len(summaryFields)]string) {
 		if len(kv) == 0 {
 			return vals
 		}
+		if bytes.IndexByte(kv, ':') < 0 {
+			return vals // the name and colon must be on the field's first line
+		}
 		folded := len(block) > 0 && (block[0] == ' ' || block[0] == '\t')
 		if folded {
 			joined = append(joined[:0], kv...)

@@ -7,11 +7,11 @@ import "sync"
 // deal with instead of one per message, and nothing is lost to size-class
 // rounding. A message's bytes keep their whole slab alive; since the store
 // evicts oldest first, slabs die whole under sustained load. Deleting most
-// but not all messages of a slab keeps the slab, which bounds the waste at
-// one slab per surviving message in the worst case.
+// but not all messages of a slab keeps the slab: the waste is at most a slab
+// or two (128 KiB each) per surviving message, which is why slabs are small.
 const (
-	slabSize   = 512 << 10
-	maxSlabbed = 32 << 10 // bigger requests get their own allocation
+	slabSize   = 128 << 10
+	maxSlabbed = 16 << 10 // bigger requests get their own allocation
 )
 
 type slabs struct {

@@ -23,6 +23,7 @@ type contentScanner struct {
 	raw       int64 // bytes read so far, end marker included
 	tooBig    bool
 	tooLong   bool
+	bigFirst  bool // the size limit was passed before the too-long line
 }
 
 // The states of go-smtp's dataReader.
@@ -100,6 +101,8 @@ func (s *contentScanner) scan(buf []byte, out, from, to int) (newOut, used int, 
 	s.raw += int64(used)
 	if over >= 0 && over < used { // a long line after the end is go-smtp's to see
 		s.tooLong = true
+		// About as go-smtp decides which error it meets first.
+		s.bigFirst = s.maxSize > 0 && s.size+int64(over) > s.maxSize
 	}
 	s.size += int64(out - start)
 	if s.maxSize > 0 && s.size > s.maxSize {

@@ -200,6 +200,7 @@ func TestWireContentMatchesGoSMTP(t *testing.T) {
 		{"binary", "Subject: d\r\n\r\n\x00\xff\xfe\r\n.\r\n"},
 		{"oversize", big + ".\r\n"},
 		{"line too long", "Subject: e\r\n\r\n" + strings.Repeat("x", 3*maxLine) + "\r\n.\r\n"},
+		{"oversize, then a line too long", big + strings.Repeat("y", 3*maxLine) + "\r\n.\r\n"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

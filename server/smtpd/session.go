@@ -191,6 +191,9 @@ func (s *session) Data(r io.Reader) error {
 	ev := faults.Event{Stage: faults.Data, Port: s.l.cfg.Port, Sender: s.from, Recipients: s.to}
 	rule, fire := s.l.opts.Faults.Fire(ev)
 	if fire && rule.Drop { // in the middle of DATA: take some, then hang up
+		if _, bdat := r.(*io.PipeReader); !bdat && s.wire != nil {
+			s.wire.passContent() // go-smtp reads a byte, not the wire the whole message
+		}
 		io.CopyN(io.Discard, r, 1)
 		if s.wire != nil {
 			s.wire.fault(rule)
@@ -258,7 +261,9 @@ func (s *session) Data(r io.Reader) error {
 // content reads the message content into a pooled buffer. Usually the wire
 // has read it already and r holds only the end marker.
 func (s *session) content(r io.Reader) (*[]byte, error) {
-	if s.wire != nil && s.wire.fast {
+	// BDAT chunks come through a pipe, read on a goroutine of their own: the
+	// wire's DATA state is not theirs to look at.
+	if _, bdat := r.(*io.PipeReader); !bdat && s.wire != nil && s.wire.fast {
 		_, err := io.Copy(io.Discard, r) // the end marker: the wire reads the content first
 		if buf, tooBig, ok := s.wire.takeContent(); ok {
 			if tooBig {
@@ -267,6 +272,9 @@ func (s *session) content(r io.Reader) (*[]byte, error) {
 			return buf, nil
 		}
 		if errors.Is(err, smtp.ErrTooLongLine) {
+			if s.wire.scanner.bigFirst { // over the size first: go-smtp answers 552, then closes
+				return nil, smtp.ErrDataTooLarge
+			}
 			return nil, errLineTooLong
 		}
 		return nil, fmt.Errorf("reading message data: %w", cmp.Or(err, io.ErrUnexpectedEOF))

@@ -567,6 +567,12 @@ func (w *wireConn) capture() error {
 	return nil
 }
 
+// passContent lets go-smtp read the current content itself, raw: a fault
+// rule hangs up in the middle of it.
+func (w *wireConn) passContent() {
+	w.fast, w.capBuf = false, nil
+}
+
 // takeContent hands the session the content capture read, if it did; the
 // session returns the buffer to the listener's pool.
 func (w *wireConn) takeContent() (content *[]byte, tooBig, ok bool) {
