@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -144,5 +145,55 @@ func TestShutdownEndsPendingWaits(t *testing.T) {
 	var ce *client.Error
 	if err := <-errc; !errors.As(err, &ce) || ce.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("the waiting client got %v, want 503", err)
+	}
+}
+
+// The wait's answer, built from the arrivals on top of its first listing,
+// is what a search answers at that moment, field for field; after a delete
+// during the wait it is listed afresh, and still is.
+func TestWaitAnswersAsSearchDoes(t *testing.T) {
+	s := sinktest.Start(t)
+	ctx := context.Background()
+	for i := range 3 {
+		deliver(t, s, "a@example.test", []string{fmt.Sprintf("wait-%d@example.test", i%2)}, testMsg)
+	}
+	for _, deleteOne := range []bool{false, true} {
+		got := make(chan *client.MessagesSummary, 1)
+		go func() {
+			res, err := s.Client.Wait(ctx, "to:wait-0@example.test", 4, 10*time.Second)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- res
+		}()
+		time.Sleep(100 * time.Millisecond) // let the wait list what is there
+		if deleteOne {
+			m, err := s.Store.Latest(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Store.Delete(m.ID)
+		}
+		more := 2 // 2 match already; the wait wants 4
+		if deleteOne {
+			more = 3 // the newest message, deleted, was a match
+		}
+		for range more {
+			deliver(t, s, "a@example.test", []string{"wait-0@example.test"}, testMsg)
+		}
+		res := <-got
+		want, err := s.Client.Search(ctx, "to:wait-0@example.test", 0, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := json.Marshal(res)
+		b, _ := json.Marshal(want)
+		if string(a) != string(b) {
+			t.Fatalf("delete during the wait %v:\nwait   %s\nsearch %s", deleteOne, a, b)
+		}
+		s.Store.DeleteMatching(nil)
+		for i := range 3 {
+			deliver(t, s, "a@example.test", []string{fmt.Sprintf("wait-%d@example.test", i%2)}, testMsg)
+		}
 	}
 }

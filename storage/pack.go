@@ -34,7 +34,7 @@ func within(base, s string) string {
 	return s
 }
 
-// packer copies strings into one buffer sized up front (from a slab). If a guess was
+// packer copies strings into one buffer sized up front. If a guess was
 // short, append moves on to a new buffer; strings made before keep the old
 // one alive and stay valid, since nothing written is ever changed.
 type packer struct{ buf []byte }

@@ -59,7 +59,7 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	matched, err := a.waitFor(ctx, sub, f, count, out.MessagesCount, seq)
+	matched, fresh, exact, err := a.waitFor(ctx, sub, f, count, out.MessagesCount, seq)
 	if err != nil {
 		if r.Context().Err() != nil {
 			// The client went away, or mailsink is shutting down; in the
@@ -73,37 +73,69 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 		})
 		return nil
 	}
-	out, _, err = a.page(r, f)
-	if err != nil {
+	if exact && out.Start == 0 {
+		// Nothing changed but arrivals: the answer is them on top of the
+		// first listing, without listing a big store again.
+		limit, _ := IntParam(r, "limit", 50) // read once already
+		out = a.extend(out, fresh, limit)
+	} else if out, _, err = a.page(r, f); err != nil {
 		return err
 	}
 	WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
+// extend puts fresh (matching messages that arrived after out was listed,
+// oldest first) on top of out, newest first, keeping at most limit.
+func (a *API) extend(out MessagesSummary, fresh []*storage.Message, limit int) MessagesSummary {
+	msgs := make([]storage.Summary, 0, len(fresh)+len(out.Messages))
+	for i := len(fresh) - 1; i >= 0 && (limit <= 0 || len(msgs) < limit); i-- {
+		msgs = append(msgs, fresh[i].Summary())
+		if !fresh[i].Read() {
+			out.MessagesUnread++
+		}
+	}
+	for _, m := range out.Messages {
+		if limit > 0 && len(msgs) >= limit {
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	st := a.store.Stats()
+	out.Messages, out.Count, out.MessagesCount = msgs, len(msgs), out.MessagesCount+len(fresh)
+	out.Total, out.Unread, out.Evicted = st.Total, st.Unread, st.Evicted
+	return out
+}
+
 // waitFor counts matching messages from n (as of arrival sequence seen)
 // on sub's events until count is reached or ctx ends; it returns the count
-// when it stopped and closes sub. A subscription dropped for falling behind
-// is replaced after a recount.
-func (a *API) waitFor(ctx context.Context, sub *storage.Subscription, f storage.Filter, count, n int, seen uint64) (int, error) {
+// when it stopped and closes sub. fresh are the matching arrivals, oldest
+// first; exact is false if anything but arrivals happened (a delete, an
+// eviction, a read flag, a subscription dropped for falling behind), after
+// which n was recounted and fresh is not the whole story.
+func (a *API) waitFor(ctx context.Context, sub *storage.Subscription, f storage.Filter, count, n int, seen uint64) (matched int, fresh []*storage.Message, exact bool, err error) {
 	defer func() { sub.Close() }()
+	exact = true
 	for n < count {
 		select {
 		case <-ctx.Done():
-			return n, ctx.Err()
+			return n, fresh, exact, ctx.Err()
 		case e, ok := <-sub.C:
 			switch {
 			case !ok: // fell behind
 				sub = a.store.Subscribe(256)
 				n, seen = a.store.Count(f)
+				exact = false
 			case e.Type == storage.EventNew:
 				if e.Message.Seq() > seen && (f == nil || f(e.Message)) {
 					n++
+					fresh = append(fresh, e.Message)
 				}
 			case e.Type == storage.EventDelete, e.Type == storage.EventTruncate, e.Type == storage.EventEvict, e.Type == storage.EventUpdate:
 				n, seen = a.store.Count(f)
+				exact = false
 			}
 		}
 	}
-	return n, nil
+	return n, fresh, exact, nil
 }
