@@ -49,6 +49,13 @@ type Delivery struct {
 // memory with Raw (pack.go): keeping one long after the message is gone
 // keeps that memory too.
 type Message struct {
+	// First, what a search over every message reads, so that it is one
+	// cache line per message: toKey is every recipient (To header names and
+	// addresses, envelope recipients) lowercased in one string.
+	toKey string
+	read  atomic.Bool // written only under the store lock, read anywhere
+	seq   uint64      // arrival order, strictly increasing
+
 	ID       string
 	Raw      []byte
 	Envelope Envelope
@@ -58,14 +65,6 @@ type Message struct {
 	// zero): eight strings fewer per message for the collector to visit.
 	delivery *Delivery
 	received time.Time
-
-	// toKey is every recipient (To header names and addresses, envelope
-	// recipients) lowercased in one string, so to: searches over 100,000
-	// messages touch one string each.
-	toKey string
-
-	seq  uint64      // arrival order, strictly increasing
-	read atomic.Bool // written only under the store lock, read anywhere
 
 	// Room for the usual one recipient, one To address and one sender, so
 	// they are not objects of their own for the collector (pack.go).
