@@ -24,6 +24,9 @@ type contentScanner struct {
 	tooBig    bool
 	tooLong   bool
 	bigFirst  bool // the size limit was passed before the too-long line
+	// observe: only find the end (and count): go-smtp reads these bytes,
+	// so they must not change.
+	observe bool
 }
 
 // The states of go-smtp's dataReader.
@@ -55,7 +58,9 @@ func (s *contentScanner) scan(buf []byte, out, from, to int) (newOut, used int, 
 		if s.state == stData && c != '\r' {
 			// Mid-line only a CR changes the state: copy up to it in one go.
 			j := i + indexCR(buf[i:to])
-			out += copy(buf[out:], buf[i:j])
+			if !s.observe {
+				out += copy(buf[out:], buf[i:j])
+			}
 			i = j
 			continue
 		}
@@ -94,8 +99,10 @@ func (s *contentScanner) scan(buf []byte, out, from, to int) (newOut, used int, 
 		if end {
 			break
 		}
-		buf[out] = c
-		out++
+		if !s.observe {
+			buf[out] = c
+			out++
+		}
 	}
 	used = i - start0
 	s.raw += int64(used)

@@ -109,6 +109,14 @@ func TestContentScannerMatchesGoSMTPRules(t *testing.T) {
 				if !bytes.Equal(out, wantOut) || used != wantUsed || end != wantEnd {
 					t.Fatalf("got %q used %d end %v; want %q used %d end %v", out, used, end, wantOut, wantUsed, wantEnd)
 				}
+				// Observing (go-smtp reads the bytes) finds the same end and
+				// changes nothing.
+				obs := contentScanner{observe: true}
+				buf := []byte(tt.raw)
+				_, oUsed, oEnd := obs.scan(buf, 0, 0, len(buf))
+				if oUsed != wantUsed || oEnd != wantEnd || string(buf) != tt.raw {
+					t.Fatalf("observing: used %d end %v, buffer %q", oUsed, oEnd, buf)
+				}
 			})
 		}
 	}

@@ -106,7 +106,6 @@ type wireConn struct {
 	rbuf      []byte // read buffer for command mode
 	hold      *heldCommand
 	mode      wireMode
-	dataState int
 	dataBytes int64
 	bdatLeft  int64
 	authSASL  bool // client lines are SASL responses (after a 334, until the final reply)
@@ -408,7 +407,7 @@ func (w *wireConn) reply(code int) {
 	}
 	if kind == kindData && code == 354 {
 		// The content comes next; its final reply ends the transaction.
-		w.mode, w.dataState, w.dataBytes = modeData, 0, 0
+		w.mode, w.dataBytes = modeData, 0
 		w.pending[0] = kindContent
 		// The raw protocol log wants go-smtp to see the content, and bytes
 		// already passed to go-smtp must be read by it.
@@ -416,6 +415,8 @@ func (w *wireConn) reply(code int) {
 			w.fast = true
 			w.scanner = newContentScanner(w.l.opts.MaxLineLength, w.l.opts.MaxMessageSize)
 			w.capBuf, w.capOut = w.l.getBuffer(), 0
+		} else {
+			w.scanner = contentScanner{observe: true} // go-smtp reads, and limits
 		}
 		w.leaked = false
 		return
@@ -571,6 +572,7 @@ func (w *wireConn) capture() error {
 // rule hangs up in the middle of it.
 func (w *wireConn) passContent() {
 	w.fast, w.capBuf = false, nil
+	w.scanner = contentScanner{observe: true}
 }
 
 // takeContent hands the session the content capture read, if it did; the
@@ -641,64 +643,16 @@ func (w *wireConn) parse() bool {
 	return progress
 }
 
-// scanData follows go-smtp's end-of-data state machine over b and returns
-// how many bytes belong to the message (including the end marker).
+// scanData follows go-smtp's end-of-data rules over b, which go-smtp reads
+// itself, and returns how many bytes belong to the message (including the
+// end marker).
 func (w *wireConn) scanData(b []byte) int {
-	const (
-		beginLine = iota
-		dot
-		dotCR
-		cr
-		data
-	)
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if w.dataState == data && c != '\r' {
-			// Mid-line: only a CR can change the state, so skip to it.
-			j := bytes.IndexByte(b[i:], '\r')
-			if j < 0 {
-				break
-			}
-			i += j
-			c = '\r'
-		}
-		switch w.dataState {
-		case beginLine:
-			switch c {
-			case '.':
-				w.dataState = dot
-			case '\r':
-				w.dataState = cr
-			default:
-				w.dataState = data
-			}
-		case dot:
-			if c == '\r' {
-				w.dataState = dotCR
-			} else {
-				w.dataState = data
-			}
-		case dotCR:
-			if c == '\n' {
-				w.mode = modeCommand
-				w.dataBytes += int64(i + 1)
-				return i + 1
-			}
-			w.dataState = data
-		case cr:
-			if c == '\n' {
-				w.dataState = beginLine
-			} else {
-				w.dataState = data
-			}
-		case data:
-			if c == '\r' {
-				w.dataState = cr
-			}
-		}
+	_, used, end := w.scanner.scan(b, 0, 0, len(b))
+	w.dataBytes = w.scanner.raw
+	if end {
+		w.mode = modeCommand
 	}
-	w.dataBytes += int64(len(b))
-	return len(b)
+	return used
 }
 
 // command records one client command line and decides whether mailsink
