@@ -61,10 +61,14 @@ func dotAtom(s string) bool {
 	return true
 }
 
-func isAtext(c byte) bool {
+// isAtext is RFC 5322 atext, ASCII only.
+func isAtext(c byte) bool { return alnumOr(c, "!#$%&'*+-/=?^_`{|}~") }
+
+// alnumOr is whether c is an ASCII letter or digit, or one of extra.
+func alnumOr(c byte, extra string) bool {
 	switch {
 	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		return true
 	}
-	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
+	return strings.IndexByte(extra, c) >= 0
 }

@@ -8,10 +8,9 @@ import (
 	"time"
 )
 
-// FuzzMessage feeds arbitrary bytes through everything the store does with
-// a captured message: header summary, full parse, details, summary JSON.
-// Nothing may panic, and the raw bytes must come back unchanged.
-func FuzzMessage(f *testing.F) {
+// addCorpus seeds f with every message in testdata: the corpus and the
+// hostile ones.
+func addCorpus(f *testing.F) {
 	files, _ := filepath.Glob("../testdata/mail/*.eml")
 	hostile, _ := filepath.Glob("../testdata/hostile/*.eml")
 	for _, file := range append(files, hostile...) {
@@ -19,6 +18,13 @@ func FuzzMessage(f *testing.F) {
 			f.Add(b)
 		}
 	}
+}
+
+// FuzzMessage feeds arbitrary bytes through everything the store does with
+// a captured message: header summary, full parse, details, summary JSON.
+// Nothing may panic, and the raw bytes must come back unchanged.
+func FuzzMessage(f *testing.F) {
+	addCorpus(f)
 	f.Add([]byte(""))
 	f.Add([]byte("Subject: =?x?Q?\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -67,13 +73,7 @@ func FuzzParseQuery(f *testing.F) {
 // FuzzScanHeader: the capture path's header scan finds the same first value
 // of every summary field as net/textproto's full header read.
 func FuzzScanHeader(f *testing.F) {
-	files, _ := filepath.Glob("../testdata/mail/*.eml")
-	hostile, _ := filepath.Glob("../testdata/hostile/*.eml")
-	for _, file := range append(files, hostile...) {
-		if b, err := os.ReadFile(file); err == nil {
-			f.Add(b)
-		}
-	}
+	addCorpus(f)
 	for _, s := range []string{
 		"", " Subject: folded first\r\n\r\n", "Subject: a\r\n\tb\r\n \r\n c\r\nTo: x@y\r\n\r\n",
 		"subject :x\r\nSubject: y\r\n\r\n", ": empty name\r\nTo: t@u\r\n\r\n", "To: a\x00b\r\nFrom: c\r\n\r\n",

@@ -102,13 +102,8 @@ func validFieldName(name []byte) bool {
 	return true
 }
 
-func isTokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+// isTokenByte is RFC 7230 tchar.
+func isTokenByte(c byte) bool { return alnumOr(c, "!#$%&'*+-.^_`|~") }
 
 // validValueByte is RFC 7230 field content as textproto checks it: VCHAR,
 // SP, HTAB and obs-text.
