@@ -778,3 +778,15 @@ func TestStartTLSUnderGoSMTP(t *testing.T) {
 		t.Errorf("transcript shows the injected command as run:\n%s", text)
 	}
 }
+
+// After a cleartext AUTH, STARTTLS is refused with a clear reply instead of
+// carrying the login into TLS (or leaving the client unable to log in again).
+func TestStartTLSAfterAuthIsRefused(t *testing.T) {
+	s := sinktest.Start(t)
+	lc := dialLimit(t, s.Addr(2525), nil) // AUTH optional, cleartext allowed
+	lc.want("220 ")
+	lc.cmd("EHLO raw.test", "250 ")
+	lc.cmd("AUTH PLAIN AHUAcA==", "235 ")
+	lc.cmd("STARTTLS", "503 5.5.1")
+	lc.cmd("MAIL FROM:<a@example.test>", "250 ") // the session goes on in cleartext
+}

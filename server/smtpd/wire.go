@@ -93,6 +93,7 @@ type wireConn struct {
 	connMu   sync.Mutex // guards Conn and tlsConn against Close and tlsState from elsewhere while STARTTLS swaps them
 	tlsConn  *tls.Conn  // TLS underneath (implicit, or after STARTTLS), or nil
 	needHelo bool       // after STARTTLS, until EHLO or HELO
+	authed   bool       // an AUTH succeeded (235)
 	midReply bool       // the server's last line was a continuation
 	done     chan struct{}
 	closed   atomic.Bool
@@ -425,6 +426,7 @@ func (w *wireConn) reply(code int) {
 	switch kind {
 	case kindAuth:
 		w.authSASL = false
+		w.authed = w.authed || code == 235
 	case kindData:
 		if w.mode == modeAwaitData {
 			w.mode = modeCommand
@@ -694,6 +696,11 @@ func (w *wireConn) command(line string) *heldCommand {
 		}
 	}
 	tlsHere := verb == "STARTTLS" && w.l.opts.TLSConfig != nil && (w.l.cfg.TLS == TLSStartTLS || w.l.cfg.TLS == TLSStartTLSRequired)
+	if tlsHere && w.authed && w.tlsConn == nil {
+		// go-smtp would keep the cleartext login across the handshake
+		// (RFC 3207 wants it forgotten), and refuse a new one inside TLS.
+		return &heldCommand{line: line, reply: "503 5.5.1 STARTTLS after AUTH is not supported; start TLS first"}
+	}
 	var stage faults.Stage
 	switch verb {
 	case "EHLO", "HELO":
