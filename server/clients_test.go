@@ -27,6 +27,7 @@ import (
 
 	"github.com/mailsink/mailsink/server"
 	"github.com/mailsink/mailsink/server/client"
+	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/server/sinktest"
 )
 
@@ -789,4 +790,85 @@ func TestStartTLSAfterAuthIsRefused(t *testing.T) {
 	lc.cmd("AUTH PLAIN AHUAcA==", "235 ")
 	lc.cmd("STARTTLS", "503 5.5.1")
 	lc.cmd("MAIL FROM:<a@example.test>", "250 ") // the session goes on in cleartext
+}
+
+// Nothing from before STARTTLS may take effect inside TLS (RFC 3207): not
+// a plaintext envelope, not part of a line, not an unfinished AUTH, not a
+// BDAT chunk that smuggles commands past the EHLO the client owes.
+func TestStartTLSCarriesNothingOver(t *testing.T) {
+	s := sinktest.Start(t)
+	start := func(t *testing.T) *limitConn {
+		lc := dialLimit(t, s.Addr(2525), nil)
+		lc.want("220 ")
+		lc.cmd("EHLO plain.test", "250 ")
+		return lc
+	}
+	upgrade := func(t *testing.T, lc *limitConn) {
+		tc := tls.Client(lc.c, tlsConfig(s))
+		if err := tc.HandshakeContext(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		lc.c, lc.r = tc, bufio.NewReader(tc)
+	}
+	t.Run("a refused EHLO does not count", func(t *testing.T) {
+		lc := start(t)
+		lc.cmd("MAIL FROM:<plaintext@example.test>", "250 ")
+		lc.cmd("RCPT TO:<carried@example.test>", "250 ")
+		lc.cmd("STARTTLS", "220 ")
+		upgrade(t, lc)
+		lc.cmd("EHLO", "501 ")                    // go-smtp refuses it
+		lc.cmd("DATA", "502 5.5.1 Please introduce") // so EHLO is still owed
+	})
+	t.Run("part of a line", func(t *testing.T) {
+		lc := start(t)
+		lc.cmd("MAIL FROM:<a@example.test>", "250 ")
+		lc.cmd("RCPT TO:<b@example.test>", "250 ")
+		// A refused DATA, then the start of a line without its end.
+		if _, err := io.WriteString(lc.c, "DATA x\r\nNOOP "); err != nil {
+			t.Fatal(err)
+		}
+		lc.want("501 ")
+		time.Sleep(50 * time.Millisecond) // let it reach go-smtp's buffer
+		lc.cmd("STARTTLS", "503 5.5.1")
+	})
+	t.Run("an unfinished AUTH", func(t *testing.T) {
+		lc := start(t)
+		lc.send("AUTH PLAIN", "STARTTLS")
+		lc.want("334")
+		lc.want("503 5.5.1")
+	})
+	t.Run("BDAT before EHLO", func(t *testing.T) {
+		lc := start(t)
+		lc.cmd("STARTTLS", "220 ")
+		upgrade(t, lc)
+		cmds := "MAIL FROM:<a@example.test>\r\nRCPT TO:<smuggled@example.test>\r\n"
+		lc.send(fmt.Sprintf("BDAT %d\r\n%s", len(cmds), strings.TrimSuffix(cmds, "\r\n")))
+		for range 3 { // BDAT, and each smuggled line, refused: EHLO is owed
+			lc.want("502 5.5.1")
+		}
+	})
+}
+
+// The time a TLS handshake (and a delay fault before it) takes is not the
+// client's idle time: the first command inside TLS gets a whole timeout.
+func TestStartTLSRestartsTheIdleTimeout(t *testing.T) {
+	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) {
+		c.SMTPTimeout = 2 * time.Second
+		rules, err := faults.ParseRules("starttls,delay=1500ms")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Faults = rules
+	}))
+	lc := dialLimit(t, s.Addr(2525), nil)
+	lc.want("220 ")
+	lc.cmd("EHLO raw.test", "250 ")
+	lc.cmd("STARTTLS", "220 ")
+	tc := tls.Client(lc.c, tlsConfig(s))
+	if err := tc.HandshakeContext(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	lc.c, lc.r = tc, bufio.NewReader(tc)
+	time.Sleep(time.Second) // 2.5 s since the STARTTLS line, 1 s since the handshake
+	lc.cmd("EHLO raw.test", "250 ")
 }

@@ -94,6 +94,8 @@ type wireConn struct {
 	tlsConn  *tls.Conn  // TLS underneath (implicit, or after STARTTLS), or nil
 	needHelo bool       // after STARTTLS, until EHLO or HELO
 	authed   bool       // an AUTH succeeded (235)
+	lastOut  byte       // the last byte handed to go-smtp ('\n' between commands)
+	bdatNext int64      // the chunk size of the BDAT command being parsed
 	midReply bool       // the server's last line was a continuation
 	done     chan struct{}
 	closed   atomic.Bool
@@ -155,7 +157,7 @@ type heldCommand struct {
 }
 
 func (l *Listener) newWire(c net.Conn) *wireConn {
-	w := &wireConn{Conn: c, l: l, done: make(chan struct{})}
+	w := &wireConn{Conn: c, l: l, done: make(chan struct{}), lastOut: '\n'}
 	if l.cfg.TLS == TLSImplicit {
 		w.tlsConn = tls.Server(c, l.opts.TLSConfig)
 		w.Conn = w.tlsConn
@@ -292,8 +294,12 @@ func (w *wireConn) greet() error {
 func (w *wireConn) handshake(tc *tls.Conn) error {
 	tc.SetDeadline(time.Now().Add(w.l.handshakeTimeout()))
 	err := tc.Handshake()
-	// Put back what go-smtp asked for (lazyDeadline remembers it).
+	// The handshake's time is not the client's idle time: the next command
+	// gets a whole timeout. Writes get back what go-smtp asked for.
 	w.dlMu.Lock()
+	if t := w.l.opts.Timeout; t > 0 {
+		w.readDL = time.Now().Add(t)
+	}
 	tc.SetReadDeadline(w.readDL)
 	tc.SetWriteDeadline(w.writeDL)
 	w.dlMu.Unlock()
@@ -315,6 +321,11 @@ func (w *wireConn) handshake(tc *tls.Conn) error {
 func (w *wireConn) startTLS() error {
 	if w.tlsConn != nil {
 		return w.answer("502 5.5.1 Already running in TLS")
+	}
+	if len(w.pending) > 0 || w.lastOut != '\n' {
+		// go-smtp is inside an exchange (an AUTH awaiting its SASL line) or
+		// holds part of a line: what it has would carry into TLS.
+		return w.answer("503 5.5.1 STARTTLS must follow a completed command")
 	}
 	const ready = "220 2.0.0 Ready to start TLS"
 	w.tr.Add("S", ready)
@@ -427,6 +438,10 @@ func (w *wireConn) reply(code int) {
 	case kindAuth:
 		w.authSASL = false
 		w.authed = w.authed || code == 235
+	case kindEhlo:
+		if code == 250 { // go-smtp took the greeting: commands may follow
+			w.needHelo = false
+		}
 	case kindData:
 		if w.mode == modeAwaitData {
 			w.mode = modeCommand
@@ -507,7 +522,8 @@ func (w *wireConn) readContent(p []byte) (int, error) {
 		return 0, err
 	}
 	var k int
-	if w.mode == modeData {
+	data := w.mode == modeData
+	if data {
 		k = w.scanData(p[:n])
 		if w.mode != modeData {
 			w.endData()
@@ -521,6 +537,9 @@ func (w *wireConn) readContent(p []byte) (int, error) {
 	}
 	if k < n {
 		w.in = append(w.in, p[k:n]...) // commands pipelined after the content
+	}
+	if k > 0 && data { // BDAT chunks do not touch go-smtp's lines
+		w.lastOut = p[k-1]
 	}
 	return k, nil
 }
@@ -566,7 +585,7 @@ func (w *wireConn) capture() error {
 	w.fast, w.capBuf = false, nil
 	w.mode, w.dataBytes = modeCommand, w.scanner.raw
 	w.endData()
-	w.out = append(w.out, ".\r\n"...) // for go-smtp: an empty message
+	w.give([]byte(".\r\n")) // for go-smtp: an empty message
 	return nil
 }
 
@@ -601,7 +620,7 @@ func (w *wireConn) parse() bool {
 		switch w.mode {
 		case modeData:
 			n := w.scanData(w.in)
-			w.out = append(w.out, w.in[:n]...)
+			w.give(w.in[:n])
 			w.in = w.in[n:]
 			progress = progress || n > 0
 			if w.mode == modeData {
@@ -620,14 +639,16 @@ func (w *wireConn) parse() bool {
 		case modeAwaitData:
 			// The client must wait for the reply; if it does not, the bytes
 			// are its business: pass them unparsed.
-			w.leaked = w.leaked || w.mode == modeAwaitData
-			w.out, w.in = append(w.out, w.in...), nil
+			w.leaked = true
+			w.give(w.in)
+			w.in = nil
 			return true
 		default:
 			i := bytes.IndexByte(w.in, '\n')
 			if i < 0 {
 				if len(w.in) > maxCommandLine { // go-smtp will refuse the line
-					w.out, w.in = append(w.out, w.in...), nil
+					w.give(w.in)
+					w.in = nil
 					return true
 				}
 				return progress
@@ -639,10 +660,20 @@ func (w *wireConn) parse() bool {
 				w.hold = h
 				return progress
 			}
-			w.out = append(w.out, line...)
+			w.give(line)
 		}
 	}
 	return progress
+}
+
+// give hands b to go-smtp, noting whether it ends a line: STARTTLS must not
+// leave part of a line in go-smtp's buffer to be joined to one sent in TLS.
+// (BDAT chunks go straight to out: go-smtp reads them by length.)
+func (w *wireConn) give(b []byte) {
+	w.out = append(w.out, b...)
+	if len(b) > 0 {
+		w.lastOut = b[len(b)-1]
+	}
 }
 
 // scanData follows go-smtp's end-of-data rules over b, which go-smtp reads
@@ -678,9 +709,7 @@ func (w *wireConn) command(line string) *heldCommand {
 		w.tr.Add("C", line)
 		if n, ok := bdatSize(arg); ok {
 			w.tr.Add("C", fmt.Sprintf("[chunk, %d bytes]", n))
-			if n > 0 {
-				w.mode, w.bdatLeft = modeBDAT, n
-			}
+			w.bdatNext = n // the chunk follows if go-smtp gets the command
 		}
 	default:
 		w.tr.Add("C", line)
@@ -734,12 +763,15 @@ func (w *wireConn) passed(verb string) {
 		w.mode = modeAwaitData // the client must wait for 354 before the content
 	case "EHLO", "HELO":
 		kind = kindEhlo
-		w.needHelo = false
 	case "AUTH":
 		kind = kindAuth
 	case "BDAT":
 		kind = kindBDAT
+		if w.bdatNext > 0 {
+			w.mode, w.bdatLeft = modeBDAT, w.bdatNext
+		}
 	}
+	w.bdatNext = 0
 	w.pending = append(w.pending, kind)
 }
 
@@ -797,6 +829,6 @@ func (w *wireConn) runHeld() error {
 		return w.startTLS()
 	}
 	w.passed(strings.ToUpper(strings.Fields(h.line)[0]))
-	w.out = append(w.out, h.line+"\r\n"...)
+	w.give([]byte(h.line + "\r\n"))
 	return nil
 }
