@@ -816,7 +816,7 @@ func TestStartTLSCarriesNothingOver(t *testing.T) {
 		lc.cmd("RCPT TO:<carried@example.test>", "250 ")
 		lc.cmd("STARTTLS", "220 ")
 		upgrade(t, lc)
-		lc.cmd("EHLO", "501 ")                    // go-smtp refuses it
+		lc.cmd("EHLO", "501 ")                       // go-smtp refuses it
 		lc.cmd("DATA", "502 5.5.1 Please introduce") // so EHLO is still owed
 	})
 	t.Run("part of a line", func(t *testing.T) {
