@@ -539,6 +539,16 @@ func (lc *limitConn) cmd(line, prefix string) string {
 	return lc.want(prefix)
 }
 
+// handshake starts TLS as a client, after the server's 220 to STARTTLS.
+func (lc *limitConn) handshake(cfg *tls.Config) {
+	lc.t.Helper()
+	tc := tls.Client(lc.c, cfg)
+	if err := tc.HandshakeContext(lc.t.Context()); err != nil {
+		lc.t.Fatal(err)
+	}
+	lc.c, lc.r = tc, bufio.NewReader(tc)
+}
+
 // closed asserts the server closed the connection: EOF with nothing more.
 func (lc *limitConn) closed() {
 	lc.t.Helper()
@@ -694,11 +704,7 @@ func TestLimitsRawClient(t *testing.T) {
 			lc.want("220 ")
 			lc.cmd("EHLO raw.test", "250 ")
 			lc.cmd("STARTTLS", "220 ")
-			tc := tls.Client(lc.c, tlsConfig(s))
-			if err := tc.HandshakeContext(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			lc.c, lc.r = tc, bufio.NewReader(tc)
+			lc.handshake(tlsConfig(s))
 			// The wire runs STARTTLS, so it counts every command inside
 			// TLS as well: the third one after the handshake is the 6th.
 			lc.cmd("EHLO raw.test", "250 ")
@@ -740,11 +746,7 @@ func TestStartTLSUnderGoSMTP(t *testing.T) {
 	// An attacker's plaintext after STARTTLS must not run inside TLS.
 	lc.send("STARTTLS", "RCPT TO:<injected@example.test>")
 	lc.want("220 2.0.0")
-	tc := tls.Client(lc.c, tlsConfig(s))
-	if err := tc.HandshakeContext(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	lc.c, lc.r = tc, bufio.NewReader(tc)
+	lc.handshake(tlsConfig(s))
 	lc.cmd("MAIL FROM:<a@example.test>", "502 5.5.1") // EHLO first, as go-smtp's STARTTLS wants
 	if lines := ehlo(); slices.Contains(lines, "250-STARTTLS") || !strings.HasPrefix(lines[len(lines)-1], "250 ") {
 		t.Fatalf("EHLO inside TLS: %q", lines)
@@ -803,19 +805,12 @@ func TestStartTLSCarriesNothingOver(t *testing.T) {
 		lc.cmd("EHLO plain.test", "250 ")
 		return lc
 	}
-	upgrade := func(t *testing.T, lc *limitConn) {
-		tc := tls.Client(lc.c, tlsConfig(s))
-		if err := tc.HandshakeContext(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		lc.c, lc.r = tc, bufio.NewReader(tc)
-	}
 	t.Run("a refused EHLO does not count", func(t *testing.T) {
 		lc := start(t)
 		lc.cmd("MAIL FROM:<plaintext@example.test>", "250 ")
 		lc.cmd("RCPT TO:<carried@example.test>", "250 ")
 		lc.cmd("STARTTLS", "220 ")
-		upgrade(t, lc)
+		lc.handshake(tlsConfig(s))
 		lc.cmd("EHLO", "501 ")                       // go-smtp refuses it
 		lc.cmd("DATA", "502 5.5.1 Please introduce") // so EHLO is still owed
 	})
@@ -840,7 +835,7 @@ func TestStartTLSCarriesNothingOver(t *testing.T) {
 	t.Run("BDAT before EHLO", func(t *testing.T) {
 		lc := start(t)
 		lc.cmd("STARTTLS", "220 ")
-		upgrade(t, lc)
+		lc.handshake(tlsConfig(s))
 		cmds := "MAIL FROM:<a@example.test>\r\nRCPT TO:<smuggled@example.test>\r\n"
 		lc.send(fmt.Sprintf("BDAT %d\r\n%s", len(cmds), strings.TrimSuffix(cmds, "\r\n")))
 		for range 3 { // BDAT, and each smuggled line, refused: EHLO is owed
@@ -864,11 +859,7 @@ func TestStartTLSRestartsTheIdleTimeout(t *testing.T) {
 	lc.want("220 ")
 	lc.cmd("EHLO raw.test", "250 ")
 	lc.cmd("STARTTLS", "220 ")
-	tc := tls.Client(lc.c, tlsConfig(s))
-	if err := tc.HandshakeContext(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	lc.c, lc.r = tc, bufio.NewReader(tc)
+	lc.handshake(tlsConfig(s))
 	time.Sleep(time.Second) // 2.5 s since the STARTTLS line, 1 s since the handshake
 	lc.cmd("EHLO raw.test", "250 ")
 }
