@@ -3,6 +3,7 @@ package storage
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,9 @@ type TranscriptLine struct {
 type LiveTranscript struct {
 	log *SessionLog
 	t   *Transcript // guarded by log.mu
+	// cut is set once lines are no longer kept: recorders check it on
+	// every line of every session, so it takes no lock.
+	cut atomic.Bool
 }
 
 // SessionLog keeps the most recent transcripts in a bounded ring.
@@ -93,12 +97,14 @@ func (lt *LiveTranscript) ID() string { return lt.t.ID } // immutable after Star
 
 // Add records a line.
 func (lt *LiveTranscript) Add(dir, text string) {
+	if lt.cut.Load() {
+		return
+	}
 	lt.log.mu.Lock()
 	defer lt.log.mu.Unlock()
 	if len(lt.t.Lines) == lt.log.maxLines {
 		lt.t.Lines = append(lt.t.Lines, TranscriptLine{At: lt.log.now(), Dir: "*", Text: "(further lines not kept)"})
-	}
-	if len(lt.t.Lines) > lt.log.maxLines {
+		lt.cut.Store(true)
 		return
 	}
 	lt.t.Lines = append(lt.t.Lines, TranscriptLine{At: lt.log.now(), Dir: dir, Text: text})
@@ -106,11 +112,7 @@ func (lt *LiveTranscript) Add(dir, text string) {
 
 // Keeping reports whether the transcript still keeps lines, so a recorder
 // can skip formatting lines that would be dropped.
-func (lt *LiveTranscript) Keeping() bool {
-	lt.log.mu.Lock()
-	defer lt.log.mu.Unlock()
-	return len(lt.t.Lines) <= lt.log.maxLines // at the limit, Add notes the cut
-}
+func (lt *LiveTranscript) Keeping() bool { return !lt.cut.Load() }
 
 // Captured links a message accepted in the session. A session that
 // delivers without end keeps as many IDs as it keeps lines, so a transcript
