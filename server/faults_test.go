@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -160,13 +161,16 @@ func TestFaultsAtEveryStage(t *testing.T) {
 			rc.send("EHLO client.test")
 			wantPrefix(t, rc.reply(), "554 5.7.1 Go away")
 		}},
-		{faults.Rule{Stage: faults.StartTLS, Reply: "454 4.7.0 TLS not available"}, func(rc *rawConn) {
+		{faults.Rule{Stage: faults.StartTLS, Drop: true}, func(rc *rawConn) {
 			rc.send("EHLO client.test")
 			rc.reply()
 			rc.send("STARTTLS")
-			wantPrefix(t, rc.reply(), "454 4.7.0 TLS not available")
-			rc.send("NOOP") // still in plaintext and usable
-			wantPrefix(t, rc.reply(), "250")
+			wantPrefix(t, rc.reply(), "220") // go-smtp's; the rule acts at the ClientHello
+			tc := tls.Client(rc.c, &tls.Config{InsecureSkipVerify: true})
+			tc.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := tc.Handshake(); err == nil {
+				t.Fatal("handshake succeeded, want the connection dropped")
+			}
 		}},
 		{faults.Rule{Stage: faults.Auth, Reply: "454 4.7.0 Temporary authentication failure"}, func(rc *rawConn) {
 			rc.send("EHLO client.test")
@@ -203,19 +207,24 @@ func TestFaultsAtEveryStage(t *testing.T) {
 				t.Fatalf("connection not dropped in DATA; got %q, %v", line, err)
 			}
 		}},
-		{faults.Rule{Stage: faults.Rset, Reply: "451 4.3.0 Not now"}, func(rc *rawConn) {
-			rc.send("EHLO client.test", "RSET", "NOOP")
+		{faults.Rule{Stage: faults.Rset, Drop: true}, func(rc *rawConn) {
+			rc.send("EHLO client.test")
 			rc.reply()
-			wantPrefix(t, rc.reply(), "451 4.3.0 Not now")
-			wantPrefix(t, rc.reply(), "250")
+			rc.send("MAIL FROM:<a@example.test>", "RSET", "NOOP")
+			wantPrefix(t, rc.reply(), "250") // MAIL; the RSET is dropped before its reply
+			rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if line, err := rc.r.ReadString('\n'); err == nil {
+				t.Fatalf("RSET answered %q, want a dropped connection", line)
+			}
 		}},
-		{faults.Rule{Stage: faults.Quit, Drop: true}, func(rc *rawConn) {
+		{faults.Rule{Stage: faults.Quit, Delay: faults.Duration(20 * time.Millisecond)}, func(rc *rawConn) {
 			rc.send("EHLO client.test")
 			rc.reply()
 			rc.send("QUIT")
+			wantPrefix(t, rc.reply(), "221")
 			rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if line, err := rc.r.ReadString('\n'); err == nil {
-				t.Fatalf("QUIT answered %q, want a dropped connection", line)
+			if line, err := rc.r.ReadString('\n'); err != io.EOF {
+				t.Fatalf("after 221: %q, %v; want the connection closed", line, err)
 			}
 		}},
 	}
@@ -235,6 +244,31 @@ func TestFaultsAtEveryStage(t *testing.T) {
 				t.Fatalf("transcript faults %v:\n%s", tr.Faults, dump(tr))
 			}
 		})
+	}
+}
+
+// endedSession returns transcript id once its connection has ended,
+// waiting on the store's session-end event.
+func endedSession(t *testing.T, s *sinktest.Sink, id string) *storage.Transcript {
+	t.Helper()
+	sub := s.Store.Subscribe(64)
+	defer sub.Close()
+	if tr, err := s.Store.Sessions().Get(id); err == nil && !tr.Active {
+		return tr
+	}
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case e, ok := <-sub.C:
+			if !ok {
+				t.Fatal("subscription dropped")
+			}
+			if e.Type == storage.EventSessionEnd && e.Transcript.ID == id {
+				return e.Transcript
+			}
+		case <-timeout:
+			t.Fatalf("session %s did not end", id)
+		}
 	}
 }
 
@@ -268,7 +302,7 @@ func TestPipelinedFaultRepliesStayInOrder(t *testing.T) {
 	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) {
 		c.Faults = []faults.Rule{
 			{Stage: faults.Rcpt, Recipient: "*@bounce.test", Reply: "550 5.1.1 User unknown"},
-			{Stage: faults.Rset, Reply: "451 4.3.0 RSET refused"},
+			{Stage: faults.Mail, Sender: "*@later.test", Reply: "451 4.3.0 Sender deferred"},
 		}
 	}))
 	rc := rawDial(t, s.Addr(25))
@@ -276,8 +310,8 @@ func TestPipelinedFaultRepliesStayInOrder(t *testing.T) {
 	rc.send("EHLO client.test")
 	rc.reply()
 	// One write, as a PIPELINING client sends it.
-	rc.send("MAIL FROM:<a@example.test>", "RCPT TO:<x@bounce.test>", "RCPT TO:<y@example.test>", "RSET", "NOOP", "MAIL FROM:<a@example.test>", "RCPT TO:<y@example.test>", "DATA")
-	for i, want := range []string{"250", "550 5.1.1", "250", "451 4.3.0 RSET refused", "250", "250", "250", "354"} {
+	rc.send("MAIL FROM:<a@example.test>", "RCPT TO:<x@bounce.test>", "RCPT TO:<y@example.test>", "RSET", "MAIL FROM:<b@later.test>", "NOOP", "MAIL FROM:<a@example.test>", "RCPT TO:<y@example.test>", "DATA")
+	for i, want := range []string{"250", "550 5.1.1", "250", "250", "451 4.3.0 Sender deferred", "250", "250", "250", "354"} {
 		if got := rc.reply(); !strings.HasPrefix(got, want) {
 			t.Fatalf("reply %d = %q, want %q", i, got, want)
 		}
@@ -379,10 +413,7 @@ func TestTranscripts(t *testing.T) {
 	}
 	c.Quit()
 	m, _ = s.Store.Latest(nil)
-	tr, err = s.Client.Session(ctx, m.Delivery().SessionID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr = endedSession(t, s, m.Delivery().SessionID)
 	text = dump(tr)
 	for _, want := range []string{"C: EHLO client.test", "C: AUTH LOGIN", "C: ****", "S: 235", "C: DATA", "S: 354", "[message content, ", "S: 250 2.0.0 OK: queued", "C: QUIT", "S: 221"} {
 		if !strings.Contains(text, want) {

@@ -403,7 +403,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/livez", status: 200},
 		{method: "GET", path: "/readyz", status: 200},
 		// Faults and chaos.
-		{method: "POST", path: "/api/v1/faults", body: `[{"ID":"slow","Stage":"mail","Delay":"1ms","Port":1,"Times":2,"Sender":"*@slow.test"},{"Stage":"quit","Drop":true,"Probability":0.5,"Delay":0.001}]`, status: 201},
+		{method: "POST", path: "/api/v1/faults", body: `[{"ID":"slow","Stage":"mail","Delay":"1ms","Port":1,"Times":2,"Sender":"*@slow.test"},{"Stage":"quit","Probability":0.5,"Delay":0.001}]`, status: 201},
 		{method: "POST", path: "/api/v1/faults", body: `{"Stage":"nowhere","Reply":"550"}`, status: 400, docRejects: true},
 		{method: "POST", path: "/api/v1/faults", body: `{"Stage":"rcpt"}`, status: 400},
 		{method: "POST", path: "/api/v1/faults", body: `{"ID":"slow","Stage":"data","Reply":"451"}`, status: 400},

@@ -169,6 +169,13 @@ func (r *Rule) Validate() error {
 	if r.Reply != "" && r.Drop {
 		return fmt.Errorf("rule at %s: give Reply or Drop, not both", r.Stage)
 	}
+	// What go-smtp's hooks can honour at each stage (README "Faults").
+	switch {
+	case r.Reply != "" && (r.Stage == StartTLS || r.Stage == Rset || r.Stage == Quit):
+		return fmt.Errorf("Reply at %s: go-smtp answers %s itself, so a rule there can only %s", r.Stage, strings.ToUpper(string(r.Stage)), map[Stage]string{StartTLS: "delay or drop", Rset: "delay or drop", Quit: "delay"}[r.Stage])
+	case r.Drop && r.Stage == Quit:
+		return fmt.Errorf("Drop at quit: go-smtp closes the connection after its 221 anyway; a rule at quit can only delay")
+	}
 	if r.Reply != "" {
 		rep, err := ParseReply(r.Reply)
 		if err != nil {

@@ -35,14 +35,16 @@ type Options struct {
 	MaxRecipients  int
 	Timeout        time.Duration // per command read/write
 	Conns          *ConnLimit    // shared over listeners; nil: unlimited
-	MaxCommands    int           // commands without delivering a message; 421 beyond (0: unlimited)
+	MaxCommands    int           // commands without delivering a message; the connection closes after the next reply beyond (0: unlimited)
 	MaxLineLength  int           // longest line, commands and message; 0: unlimited
 	Faults         *faults.Set   // nil: no fault injection
 	Logger         *slog.Logger
 	Debug          io.Writer // raw protocol log; secrets included
 }
 
-// Listener is one bound SMTP port and its policy.
+// Listener is one bound SMTP port and its policy. Every connection gets a
+// go-smtp Server of its own, so that go-smtp's Debug writer (re-applied
+// after STARTTLS) is that connection's transcript recorder.
 type Listener struct {
 	cfg         ListenerConfig
 	name        string // cfg.Name()
@@ -50,11 +52,17 @@ type Listener struct {
 	store       Deliverer
 	ln          net.Listener
 	transcripts *storage.SessionLog
-	srv         *smtp.Server
+	tlsConfig   *tls.Config // STARTTLS and implicit TLS: opts.TLSConfig with our hooks
 	log         *slog.Logger
 
-	served atomic.Bool
-	done   chan struct{} // closed when Serve returns
+	served   atomic.Bool
+	done     chan struct{} // closed when Serve returns
+	stopping chan struct{} // closed by Shutdown and Close: delays end early
+	stopOnce sync.Once
+
+	mu    sync.Mutex
+	conns map[*observedConn]struct{}
+	wg    sync.WaitGroup // one per connection being served
 
 	buffers sync.Pool // *[]byte for reading DATA
 }
@@ -65,7 +73,7 @@ func (l *Listener) getBuffer() *[]byte {
 		*b = (*b)[:0]
 		return b
 	}
-	b := make([]byte, 0, 2*minContentRead)
+	b := make([]byte, 0, 64<<10)
 	return &b
 }
 
@@ -90,34 +98,45 @@ func Listen(addr string, cfg ListenerConfig, opts Options, store Deliverer) (*Li
 	if err != nil {
 		return nil, fmt.Errorf("binding SMTP listener %s on %s: %w", cfg, addr, err)
 	}
-	l := &Listener{cfg: cfg, opts: opts, store: store, log: opts.Logger.With("listener", cfg.Name()), done: make(chan struct{})}
+	l := &Listener{
+		cfg: cfg, opts: opts, store: store, ln: ln,
+		log:      opts.Logger.With("listener", cfg.Name()),
+		done:     make(chan struct{}),
+		stopping: make(chan struct{}),
+		conns:    map[*observedConn]struct{}{},
+	}
 	if cfg.Port == 0 { // ephemeral: name it after the port actually bound
 		l.cfg.Port = ln.Addr().(*net.TCPAddr).Port
 	}
 	l.name = l.cfg.Name()
 	l.transcripts = store.Sessions()
-	// Implicit TLS is terminated below go-smtp, in the acceptor, so the
-	// transcript sees the plaintext conversation.
-	l.ln = &acceptor{Listener: ln, l: l}
+	if cfg.TLS != TLSNone {
+		l.tlsConfig = opts.TLSConfig.Clone()
+		l.tlsConfig.GetConfigForClient = l.helloHook
+	}
+	return l, nil
+}
 
-	srv := smtp.NewServer(backend{l})
-	srv.Domain = opts.Hostname
-	srv.MaxMessageBytes = opts.MaxMessageSize
-	srv.MaxRecipients = opts.MaxRecipients
-	srv.MaxLineLength = opts.MaxLineLength
-	srv.ReadTimeout = opts.Timeout
-	srv.WriteTimeout = opts.Timeout
+// newServer is the go-smtp server for one connection.
+func (l *Listener) newServer(c *observedConn) *smtp.Server {
+	srv := smtp.NewServer(backend{l: l, c: c})
+	srv.Domain = l.opts.Hostname
+	srv.MaxMessageBytes = l.opts.MaxMessageSize
+	srv.MaxRecipients = l.opts.MaxRecipients
+	srv.MaxLineLength = l.opts.MaxLineLength
+	srv.ReadTimeout = l.opts.Timeout
+	srv.WriteTimeout = l.opts.Timeout
 	srv.EnableSMTPUTF8 = true
 	srv.EnableBINARYMIME = true
 	// Our Auth decides whether cleartext AUTH is allowed, so that 587 can
 	// answer 530 like real submission servers instead of go-smtp's 523.
 	srv.AllowInsecureAuth = true
-	srv.ErrorLog = slog.NewLogLogger(l.log.Handler(), slog.LevelDebug)
-	srv.Debug = opts.Debug
-	// No srv.TLSConfig: the wire runs STARTTLS (and implicit TLS) below
-	// go-smtp, so it keeps seeing the plaintext conversation.
-	l.srv = srv
-	return l, nil
+	srv.ErrorLog = connLog{c}
+	srv.Debug = c.rec
+	if l.cfg.TLS == TLSStartTLS || l.cfg.TLS == TLSStartTLSRequired {
+		srv.TLSConfig = l.tlsConfig // go-smtp runs STARTTLS
+	}
+	return srv
 }
 
 // Addr is the bound address.
@@ -132,18 +151,167 @@ func (l *Listener) Serve() error {
 		return errors.New("smtpd: Serve called twice")
 	}
 	defer close(l.done)
-	err := l.srv.Serve(l.ln)
-	if errors.Is(err, net.ErrClosed) || errors.Is(err, smtp.ErrServerClosed) {
+	var tempDelay time.Duration
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			select {
+			case <-l.stopping:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() { // e.g. out of file descriptors: back off
+				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
+				l.log.Warn("accepting a connection", "err", err, "retry", tempDelay)
+				time.Sleep(tempDelay)
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("accepting on %s: %w", l.name, err)
+		}
+		tempDelay = 0
+		if lim := l.opts.Conns; !lim.acquire() {
+			go l.refuse(c)
+			continue
+		}
+		oc := l.track(c)
+		if oc == nil { // shutting down
+			l.opts.Conns.release()
+			c.Close()
+			continue
+		}
+		go l.serveConn(oc)
+	}
+}
+
+// track registers a connection to be served; nil once stopping.
+func (l *Listener) track(c net.Conn) *observedConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.stopping:
+		return nil
+	default:
+	}
+	oc := newObservedConn(c, l)
+	l.conns[oc] = struct{}{}
+	l.wg.Add(1)
+	return oc
+}
+
+func (l *Listener) untrack(oc *observedConn) {
+	l.mu.Lock()
+	delete(l.conns, oc)
+	l.mu.Unlock()
+	l.wg.Done()
+}
+
+// serveConn applies connect-stage faults, then hands the connection to a
+// go-smtp server of its own until it ends.
+func (l *Listener) serveConn(oc *observedConn) {
+	defer l.untrack(oc)
+	defer oc.Close()
+	if !l.connectFault(oc) {
+		return
+	}
+	var conn net.Conn = oc
+	if l.cfg.TLS == TLSImplicit {
+		conn = tls.Server(oc, l.tlsConfig) // go-smtp runs the handshake
+	}
+	srv := l.newServer(oc)
+	srv.Serve(&oneConnListener{c: conn, done: oc.closed}) // returns once the connection is closed
+}
+
+// connectFault fires a connect-stage rule before go-smtp sees the
+// connection; it reports whether the connection goes on to go-smtp.
+func (l *Listener) connectFault(oc *observedConn) bool {
+	r, ok := l.opts.Faults.Fire(faults.Event{Stage: faults.Connect, Port: l.cfg.Port})
+	if !ok {
+		return true
+	}
+	oc.rec.fault(r)
+	oc.wait(r)
+	rep, hasReply := r.ParsedReply()
+	if !hasReply && !r.Drop {
+		return true // a delayed greeting
+	}
+	if hasReply {
+		var w io.Writer = oc
+		if l.cfg.TLS == TLSImplicit {
+			tc := tls.Server(oc, l.tlsConfig)
+			tc.SetDeadline(time.Now().Add(l.handshakeTimeout()))
+			if err := tc.Handshake(); err != nil {
+				oc.rec.note("TLS handshake failed: " + err.Error())
+				return false
+			}
+			w = tc
+		}
+		oc.rec.note("S " + rep.String())
+		io.WriteString(w, rep.String()+"\r\n")
+		return false
+	}
+	oc.rec.note("connection dropped")
+	return false
+}
+
+// helloHook runs at every TLS ClientHello (STARTTLS or implicit): the
+// starttls fault stage, and a config that records the handshake's outcome
+// in the connection's transcript.
+func (l *Listener) helloHook(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	oc, ok := hello.Conn.(*observedConn)
+	if !ok {
+		return nil, nil
+	}
+	if l.cfg.TLS != TLSImplicit {
+		if r, ok := l.opts.Faults.Fire(faults.Event{Stage: faults.StartTLS, Port: l.cfg.Port}); ok {
+			oc.rec.fault(r)
+			oc.wait(r)
+			if r.Drop {
+				oc.rec.note("connection dropped")
+				oc.Close()
+				return nil, errDropped
+			}
+		}
+	}
+	cfg := l.tlsConfig.Clone()
+	cfg.GetConfigForClient = nil
+	cfg.VerifyConnection = func(st tls.ConnectionState) error {
+		oc.rec.tlsEstablished(st)
 		return nil
 	}
-	return err
+	return cfg, nil
 }
+
+// refuse answers a connection past the limit with 421 and closes it,
+// before any go-smtp server sees it.
+func (l *Listener) refuse(c net.Conn) {
+	defer c.Close()
+	tr := l.transcripts.Start(storage.Transcript{Listener: l.name, Port: l.cfg.Port, ClientAddr: c.RemoteAddr().String()})
+	defer tr.End()
+	var conn net.Conn = c
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if l.cfg.TLS == TLSImplicit {
+		tc := tls.Server(c, l.opts.TLSConfig)
+		if err := tc.Handshake(); err != nil {
+			tr.Add("*", "refused: too many connections (TLS handshake failed: "+err.Error()+")")
+			return
+		}
+		conn = tc
+	}
+	const reply = "421 4.7.0 Too many connections, try again later"
+	tr.Add("S", reply)
+	io.WriteString(conn, reply+"\r\n")
+}
+
+func (l *Listener) stop() { l.stopOnce.Do(func() { close(l.stopping) }) }
 
 // Shutdown stops accepting and waits for open sessions to end, until ctx is
 // done; then it closes them.
 func (l *Listener) Shutdown(ctx context.Context) error {
-	// Stop accepting and let Serve return before go-smtp's Shutdown waits
-	// on its sessions: its WaitGroup must not be added to while waited on.
+	l.stop()
 	l.ln.Close()
 	if l.served.Load() {
 		select {
@@ -151,24 +319,35 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	err := l.srv.Shutdown(ctx)
-	if err != nil {
-		l.srv.Close()
+	idle := make(chan struct{})
+	go func() { l.wg.Wait(); close(idle) }()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		l.closeConns()
+		<-idle
+		return ctx.Err()
 	}
-	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
-		return nil // we closed the listener ourselves above
-	}
-	return err
 }
 
 // Close stops the listener and drops open sessions at once.
 func (l *Listener) Close() error {
-	l.ln.Close() // go-smtp closes only listeners Serve has registered
-	err := l.srv.Close()
-	if errors.Is(err, smtp.ErrServerClosed) {
+	l.stop()
+	err := l.ln.Close()
+	l.closeConns()
+	if errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return err
+}
+
+func (l *Listener) closeConns() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for oc := range l.conns {
+		oc.Close()
+	}
 }
 
 // ConnLimit caps concurrent connections over all listeners sharing it.
@@ -179,6 +358,24 @@ type ConnLimit struct {
 
 // NewConnLimit returns a limit of max connections; max <= 0 is unlimited.
 func NewConnLimit(max int) *ConnLimit { return &ConnLimit{max: int64(max)} }
+
+// acquire takes a connection slot; false when the limit is reached.
+func (c *ConnLimit) acquire() bool {
+	if c == nil || c.max <= 0 {
+		return true
+	}
+	if c.open.Add(1) > c.max {
+		c.open.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (c *ConnLimit) release() {
+	if c != nil && c.max > 0 {
+		c.open.Add(-1)
+	}
+}
 
 func (l *Listener) handshakeTimeout() time.Duration {
 	if l.opts.Timeout > 0 {

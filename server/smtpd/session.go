@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -26,19 +25,26 @@ var (
 	errDropped     = errors.New("connection dropped by fault rule")
 )
 
-type backend struct{ l *Listener }
+type backend struct {
+	l *Listener
+	c *observedConn
+}
 
-// NewSession is called at EHLO/HELO.
+// NewSession is called at the first EHLO/HELO of a connection, and at the
+// first after STARTTLS: the ehlo fault stage.
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	w, _ := c.Conn().(*wireConn)
-	return &session{l: b.l, conn: c, wire: w}, nil
+	s := &session{l: b.l, c: b.c, conn: c}
+	if err := s.fault(faults.Event{Stage: faults.Ehlo}); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // session is one SMTP transaction context between EHLO and QUIT.
 type session struct {
 	l    *Listener
+	c    *observedConn
 	conn *smtp.Conn
-	wire *wireConn // nil only if go-smtp is handed a bare conn
 
 	authMech, authUser string
 	from               string
@@ -48,14 +54,8 @@ type session struct {
 
 var _ smtp.AuthSession = (*session)(nil)
 
-// tlsState is the TLS in effect, implicit or after STARTTLS: the wire runs
-// both, below go-smtp.
-func (s *session) tlsState() (tls.ConnectionState, bool) {
-	if s.wire != nil {
-		return s.wire.tlsState()
-	}
-	return s.conn.TLSConnectionState()
-}
+// tlsState is the TLS in effect, implicit or after STARTTLS.
+func (s *session) tlsState() (tls.ConnectionState, bool) { return s.conn.TLSConnectionState() }
 
 // fault asks the rule set about a stage and applies a delay or a drop; it
 // returns the SMTP error to answer with, if any.
@@ -70,15 +70,11 @@ func (s *session) fault(e faults.Event) error {
 
 // apply records a fired rule, waits its delay, and returns its reply as an
 // SMTP error (nil for a delay-only rule); a drop closes the connection.
+// go-smtp writes the reply; a 421 closes the connection after it.
 func (s *session) apply(r faults.Rule) error {
-	if s.wire != nil {
-		s.wire.fault(r)
-		r.Wait(s.wire.done)
-	}
+	s.c.rec.fault(r)
+	s.c.wait(r)
 	if rep, ok := r.ParsedReply(); ok {
-		if rep.Code == 421 && s.wire != nil {
-			s.wire.closeAfter.Store(true)
-		}
 		return &smtp.SMTPError{Code: rep.Code, EnhancedCode: smtp.EnhancedCode(rep.Enhanced), Message: rep.Text}
 	}
 	if r.Drop {
@@ -90,12 +86,8 @@ func (s *session) apply(r faults.Rule) error {
 
 // drop closes the connection at once, as a crashing server would.
 func (s *session) drop() {
-	if s.wire != nil {
-		s.wire.tr.Add("*", "connection dropped")
-		s.wire.Close()
-		return
-	}
-	s.conn.Conn().Close()
+	s.c.rec.note("connection dropped")
+	s.c.Close()
 }
 
 func (s *session) needsTLS() bool {
@@ -124,14 +116,12 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		return nil, err
 	}
 	check := func(user, pass string) error {
-		err := s.checkCredentials(user, pass)
-		if err != nil {
+		if err := s.checkCredentials(user, pass); err != nil {
+			s.c.rec.note(fmt.Sprintf("authentication failed for user %q (%s)", user, mech))
 			return err
 		}
 		s.authMech, s.authUser = mech, user
-		if s.wire != nil {
-			s.wire.tr.Update(func(t *storage.Transcript) { t.AuthUser = user })
-		}
+		s.c.rec.tr.Update(func(t *storage.Transcript) { t.AuthUser = user })
 		return nil
 	}
 	switch mech {
@@ -191,22 +181,17 @@ func (s *session) Data(r io.Reader) error {
 	ev := faults.Event{Stage: faults.Data, Port: s.l.cfg.Port, Sender: s.from, Recipients: s.to}
 	rule, fire := s.l.opts.Faults.Fire(ev)
 	if fire && rule.Drop { // in the middle of DATA: take some, then hang up
-		if _, bdat := r.(*io.PipeReader); !bdat && s.wire != nil {
-			s.wire.passContent() // go-smtp reads a byte, not the wire the whole message
-		}
 		io.CopyN(io.Discard, r, 1)
-		if s.wire != nil {
-			s.wire.fault(rule)
-		}
+		s.c.rec.fault(rule)
 		s.drop()
 		return errDropped
 	}
 	if s.clientAddr == "" {
 		s.clientAddr = s.conn.Conn().RemoteAddr().String()
 	}
-	buf, err := s.content(r)
+	buf := s.l.getBuffer()
 	defer s.l.putBuffer(buf)
-	if err != nil {
+	if err := s.content(r, buf); err != nil {
 		return err
 	}
 	if fire { // the reply after the message: nothing is stored
@@ -224,10 +209,8 @@ func (s *session) Data(r io.Reader) error {
 		Helo:          s.conn.Hostname(),
 		AuthMechanism: s.authMech,
 		AuthUser:      s.authUser,
+		SessionID:     s.c.rec.tr.ID(),
 		Received:      time.Now(),
-	}
-	if s.wire != nil {
-		d.SessionID = s.wire.tr.ID()
 	}
 	if st, ok := s.tlsState(); ok {
 		d.TLS = true
@@ -243,56 +226,29 @@ func (s *session) Data(r io.Reader) error {
 		s.l.log.Error("storing message", "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Could not store the message, try again"}
 	}
-	if s.wire != nil {
-		// The command limit is per transaction: a client that delivers may
-		// keep its connection open for any number of messages.
-		s.wire.commands.Store(0)
-		s.wire.tr.Captured(m.ID)
-		if s.wire.tr.Keeping() {
-			s.wire.tr.Add("*", "captured as message "+m.ID)
-		}
-	}
+	s.c.rec.captured(m.ID)
 	if s.l.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments alone allocate
 		s.l.log.Debug("captured", "id", m.ID, "from", s.from, "to", s.to, "size", len(raw))
 	}
 	return nil
 }
 
-// content reads the message content into a pooled buffer. Usually the wire
-// has read it already and r holds only the end marker.
-func (s *session) content(r io.Reader) (*[]byte, error) {
-	// BDAT chunks come through a pipe, read on a goroutine of their own: the
-	// wire's DATA state is not theirs to look at.
-	if _, bdat := r.(*io.PipeReader); !bdat && s.wire != nil && s.wire.fast {
-		_, err := io.Copy(io.Discard, r) // the end marker: the wire reads the content first
-		if buf, tooBig, ok := s.wire.takeContent(); ok {
-			if tooBig {
-				return buf, smtp.ErrDataTooLarge
-			}
-			return buf, nil
-		}
-		if errors.Is(err, smtp.ErrTooLongLine) {
-			if s.wire.scanner.bigFirst { // over the size first: go-smtp answers 552, then closes
-				return nil, smtp.ErrDataTooLarge
-			}
-			return nil, errLineTooLong
-		}
-		return nil, fmt.Errorf("reading message data: %w", cmp.Or(err, io.ErrUnexpectedEOF))
-	}
-	buf := s.l.getBuffer()
+// content reads the message from go-smtp's reader (DATA or BDAT chunks)
+// into buf. go-smtp applies the size and line limits.
+func (s *session) content(r io.Reader, buf *[]byte) error {
 	b, err := readAll(r, *buf)
 	*buf = b
-	if err != nil {
-		var smtpErr *smtp.SMTPError
-		switch {
-		case errors.As(err, &smtpErr):
-			return buf, smtpErr // 552 for oversize, from go-smtp
-		case errors.Is(err, smtp.ErrTooLongLine):
-			return buf, errLineTooLong
-		}
-		return buf, fmt.Errorf("reading message data: %w", err)
+	if err == nil {
+		return nil
 	}
-	return buf, nil
+	var smtpErr *smtp.SMTPError
+	switch {
+	case errors.As(err, &smtpErr):
+		return smtpErr // 552 for oversize, from go-smtp
+	case errors.Is(err, smtp.ErrTooLongLine):
+		return errLineTooLong
+	}
+	return fmt.Errorf("reading message data: %w", err)
 }
 
 // readAll is io.ReadAll into b's spare room.
@@ -312,9 +268,22 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 	}
 }
 
+// Reset is called by go-smtp for RSET, and also after each message, at a
+// repeated EHLO and at STARTTLS: the rset fault stage fires once for each
+// RSET the client sent, before go-smtp answers it.
 func (s *session) Reset() {
 	s.from = ""
 	s.to = nil
+	if s.c.rec.rsetDue() {
+		s.fault(faults.Event{Stage: faults.Rset}) // delay or drop; a reply cannot be given here
+	}
 }
 
-func (s *session) Logout() error { return nil }
+// Logout is called when the connection ends: the quit fault stage delays
+// the close after go-smtp's 221.
+func (s *session) Logout() error {
+	if s.c.rec.quitAnswered() {
+		s.fault(faults.Event{Stage: faults.Quit})
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package smtpd
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/storage"
+)
+
+// observedConn is the socket under go-smtp (and under TLS, when there is
+// TLS). It never changes, inserts or answers a byte: it notes which way
+// the last bytes went, so the recorder can tell go-smtp's Debug output
+// apart, and it can close the connection (the command limit, drop faults,
+// a 421 reply, shutdown).
+type observedConn struct {
+	net.Conn
+	l   *Listener
+	rec *recorder
+
+	// wrote is set by a write to the socket and cleared by a read: go-smtp
+	// hands its Debug writer a reply right after writing it, and input
+	// right after reading it.
+	wrote atomic.Bool
+
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func newObservedConn(c net.Conn, l *Listener) *observedConn {
+	oc := &observedConn{Conn: c, l: l, closed: make(chan struct{})}
+	tr := l.transcripts.Start(storage.Transcript{Listener: l.name, Port: l.cfg.Port, ClientAddr: c.RemoteAddr().String()})
+	oc.rec = newRecorder(tr, oc, l.opts.MaxCommands, l.opts.Debug)
+	return oc
+}
+
+func (c *observedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.wrote.Store(false)
+	return n, err
+}
+
+func (c *observedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.wrote.Store(true)
+	}
+	return n, err
+}
+
+// Close closes the socket once, releases the connection slot and ends the
+// transcript.
+func (c *observedConn) Close() error {
+	err := c.Conn.Close()
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.l.opts.Conns.release()
+		c.rec.end()
+	})
+	return err
+}
+
+// wait sleeps a fired rule's delay, cut short when the connection closes
+// or the listener stops.
+func (c *observedConn) wait(r faults.Rule) {
+	done := make(chan struct{})
+	defer close(done)
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-c.closed:
+		case <-c.l.stopping:
+		case <-done:
+			return
+		}
+		close(stop)
+	}()
+	r.Wait(stop)
+}
+
+// oneConnListener hands go-smtp's Serve a single connection, then blocks
+// until that connection is closed, so Serve returns with it.
+type oneConnListener struct {
+	mu   sync.Mutex
+	c    net.Conn
+	done <-chan struct{}
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	c := l.c
+	l.c = nil
+	l.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	<-l.done
+	return nil, net.ErrClosed
+}
+
+func (l *oneConnListener) Close() error   { return nil } // the connection's own Close ends Accept
+func (l *oneConnListener) Addr() net.Addr { return dummyAddr{} }
+
+type dummyAddr struct{}
+
+func (dummyAddr) Network() string { return "tcp" }
+func (dummyAddr) String() string  { return "one connection" }
+
+// connLog is go-smtp's ErrorLog for one connection: what it reports (a
+// failed implicit TLS handshake, a broken connection) goes into the
+// transcript as a note, and to the debug log.
+type connLog struct{ c *observedConn }
+
+func (l connLog) Printf(format string, v ...any) { l.print(fmt.Sprintf(format, v...)) }
+func (l connLog) Println(v ...any)               { l.print(fmt.Sprintln(v...)) }
+
+func (l connLog) print(s string) {
+	s = strings.TrimSpace(s)
+	// go-smtp says "error handling <addr>: <err>"; the address is the
+	// transcript's already.
+	if _, err, ok := strings.Cut(s, ": "); ok && strings.HasPrefix(s, "error handling ") {
+		s = err
+	}
+	if strings.HasPrefix(s, "tls: ") || strings.Contains(s, "handshake") {
+		s = "TLS handshake failed: " + s
+	}
+	l.c.rec.note(s)
+	l.c.l.log.Debug("smtp connection", "client", l.c.RemoteAddr().String(), "msg", s)
+}

@@ -1,0 +1,532 @@
+package smtpd
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/storage"
+)
+
+// recorder is go-smtp's Debug writer for one connection. go-smtp hands it
+// the plaintext both ways, also inside STARTTLS (it re-applies Debug after
+// the handshake) and implicit TLS; the observedConn beneath says which way
+// each piece went. The recorder turns that into transcript lines: AUTH
+// responses masked, message content elided, lines cut to a bounded length.
+//
+// It only observes. Its reading of the stream (which reply answers which
+// command, where content ends) decides transcript lines and counters,
+// never a reply: if it misreads, a transcript line is wrong, nothing else.
+type recorder struct {
+	mu          sync.Mutex
+	tr          *storage.LiveTranscript
+	c           *observedConn
+	raw         io.Writer // the --smtp-debug log, or nil
+	maxCommands int
+
+	commands int // client commands since the last captured message
+
+	srvLine []byte // an unfinished reply line
+	cliLine []byte // an unfinished command line (at most maxRecorded bytes kept)
+	cliLost int    // bytes of cliLine not kept
+
+	mode    recMode
+	content int64 // bytes of the message content so far
+	dstate  uint8 // where the content's end marker scan is
+	chunk   int64 // BDAT chunk bytes still to come
+
+	// While an AUTH or STARTTLS awaits its reply, what the client sends is
+	// held: it may be SASL responses (masked, one per 334) or plaintext
+	// that STARTTLS throws away.
+	gate       cmdKind
+	held       []byte
+	heldLost   int
+	auth334    int // 334 challenges of the current AUTH
+	authLines  int // responses to them seen
+	maskLoose  bool
+	pending    []pendingCmd // commands awaiting their final reply, oldest first
+	expectTLS  bool         // STARTTLS was answered 220: a handshake follows
+	lastAnswer cmdKind      // the command the latest final reply answered
+	closeNext  bool         // close the connection once the current write is recorded
+	ended      bool
+}
+
+type recMode uint8
+
+const (
+	recCommand recMode = iota
+	recContent         // DATA content, until CRLF.CRLF
+	recChunk           // a BDAT chunk
+)
+
+type cmdKind uint8
+
+const (
+	kindOther cmdKind = iota
+	kindNone
+	kindData
+	kindContent // the content after 354: its reply ends the transaction
+	kindBDAT
+	kindAuth
+	kindStartTLS
+	kindRset
+	kindQuit
+)
+
+type pendingCmd struct {
+	kind      cmdKind
+	overLimit bool // beyond the command limit: close before its reply
+	masked    bool // the line was masked; its reply may repeat it
+	faulted   bool // a rset fault already fired for it
+}
+
+// maxRecorded bounds one transcript line; longer lines are cut with a
+// note of their length.
+const maxRecorded = 1000
+
+// maxHeld bounds what is held while AUTH or STARTTLS awaits its reply.
+const maxHeld = 8 << 10
+
+func newRecorder(tr *storage.LiveTranscript, c *observedConn, maxCommands int, raw io.Writer) *recorder {
+	return &recorder{tr: tr, c: c, raw: raw, maxCommands: maxCommands, gate: kindNone, lastAnswer: kindNone}
+}
+
+// Write is go-smtp's Debug output: a reply it just wrote, or input it just
+// read.
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.raw != nil {
+		r.raw.Write(p)
+	}
+	fromServer := r.c.wrote.Swap(false)
+	r.mu.Lock()
+	if fromServer {
+		r.server(p)
+	} else {
+		r.client(p)
+	}
+	closeNow := r.closeNext
+	r.closeNext = false
+	r.mu.Unlock()
+	if closeNow {
+		r.c.Close()
+	}
+	return len(p), nil
+}
+
+func (r *recorder) add(dir, text string) {
+	if r.tr.Keeping() {
+		r.tr.Add(dir, text)
+	}
+}
+
+// note records a line of mailsink's own.
+func (r *recorder) note(text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.add("*", text)
+}
+
+// fault records a fired rule.
+func (r *recorder) fault(rule faults.Rule) {
+	desc := rule.Describe()
+	r.mu.Lock()
+	r.add("*", desc)
+	r.mu.Unlock()
+	r.tr.Update(func(t *storage.Transcript) { t.Faults = append(t.Faults, desc) })
+	r.c.l.log.Info("fault injected", "rule", rule.ID, "stage", rule.Stage, "client", r.c.RemoteAddr().String())
+}
+
+// captured links a message and restarts the command count: a client that
+// delivers may keep its connection for any number of messages.
+func (r *recorder) captured(id string) {
+	r.tr.Captured(id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.commands = 0
+	if r.tr.Keeping() {
+		r.add("*", "captured as message "+id)
+	}
+}
+
+func (r *recorder) tlsEstablished(st tls.ConnectionState) {
+	v, cs := tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
+	r.mu.Lock()
+	r.expectTLS = false
+	r.add("*", fmt.Sprintf("TLS established: %s, %s", v, cs))
+	r.mu.Unlock()
+	r.tr.Update(func(t *storage.Transcript) { t.TLS, t.TLSVersion, t.TLSCipher = true, v, cs })
+}
+
+// rsetDue is whether the command go-smtp answers next (the oldest
+// unanswered) is an RSET no rset fault has fired for yet; it marks it.
+func (r *recorder) rsetDue() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.pending) == 0 || r.pending[0].kind != kindRset || r.pending[0].faulted {
+		return false
+	}
+	r.pending[0].faulted = true
+	return true
+}
+
+// quitAnswered is whether the last reply answered QUIT.
+func (r *recorder) quitAnswered() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastAnswer == kindQuit
+}
+
+func (r *recorder) end() {
+	r.mu.Lock()
+	if r.ended {
+		r.mu.Unlock()
+		return
+	}
+	r.ended = true
+	if len(r.cliLine) > 0 || r.cliLost > 0 {
+		r.add("C", r.shown(r.cliLine, r.cliLost)+" [no line end before the connection closed]")
+	}
+	r.mu.Unlock()
+	r.tr.End()
+}
+
+// server follows reply lines (go-smtp writes one line per call).
+func (r *recorder) server(p []byte) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if len(r.srvLine) < maxRecorded {
+				r.srvLine = append(r.srvLine, p...)
+			}
+			return
+		}
+		line := p[:i]
+		if len(r.srvLine) > 0 {
+			line = append(r.srvLine, line...)
+			r.srvLine = r.srvLine[:0]
+		}
+		p = p[i+1:]
+		r.serverLine(bytes.TrimSuffix(line, []byte("\r")))
+	}
+}
+
+func (r *recorder) serverLine(line []byte) {
+	code, final := replyCode(line)
+	var head *pendingCmd
+	if len(r.pending) > 0 {
+		head = &r.pending[0]
+	}
+	if head != nil && head.masked && len(line) >= 3 {
+		r.add("S", string(line[:3])+" ****") // go-smtp repeats an unknown command in its reply
+	} else {
+		r.add("S", r.shown(line, 0))
+	}
+	if !final {
+		return
+	}
+	if code == 421 {
+		r.closeNext = true // a 421 closes the connection (RFC 5321 3.8)
+	}
+	if head == nil {
+		if r.expectTLS && code == 550 {
+			r.expectTLS = false
+			r.add("*", "TLS handshake failed: the client may not trust mailsink's certificate (GET /api/v1/certificate), or it did not speak TLS after STARTTLS")
+		}
+		return
+	}
+	if head.kind == kindAuth && code == 334 {
+		r.auth334++
+		r.drainAuth()
+		return
+	}
+	done := *head
+	r.pending = r.pending[1:]
+	r.lastAnswer = done.kind
+	switch done.kind {
+	case kindData:
+		if code != 354 && r.mode == recContent && r.content == 0 && r.dstate == 0 {
+			r.mode = recCommand // refused: no content follows
+		}
+	case kindAuth:
+		r.gate = kindNone
+		r.release(code != 235)
+	case kindStartTLS:
+		r.gate = kindNone
+		if code == 220 {
+			if n := len(r.held) + r.heldLost + len(r.cliLine) + r.cliLost; n > 0 {
+				r.add("*", fmt.Sprintf("[%d bytes sent in plaintext after STARTTLS, discarded]", n))
+			}
+			r.held, r.heldLost, r.cliLine, r.cliLost = nil, 0, r.cliLine[:0], 0
+			r.pending, r.mode, r.expectTLS = nil, recCommand, true
+			return
+		}
+		r.release(false)
+	}
+	if len(r.pending) > 0 && r.pending[0].overLimit {
+		r.overLimit()
+	}
+}
+
+// overLimit closes the connection before go-smtp answers a command beyond
+// the limit: the observer may hang up, never answer.
+func (r *recorder) overLimit() {
+	r.add("*", "closed: more than "+strconv.Itoa(r.maxCommands)+" commands without a message")
+	r.closeNext = true
+}
+
+// drainAuth masks one held line per 334 challenge not yet answered.
+func (r *recorder) drainAuth() {
+	for r.authLines < r.auth334 {
+		i := bytes.IndexByte(r.held, '\n')
+		if i < 0 {
+			if r.heldLost > 0 { // too much to hold: all of it counts as secret
+				r.add("C", "****")
+				r.authLines++
+				r.held, r.heldLost = r.held[:0], 0
+			}
+			return
+		}
+		r.held = r.held[i+1:]
+		r.add("C", "****")
+		r.authLines++
+	}
+}
+
+// release parses what was held once the gate's reply came. After a failed
+// AUTH, lines that are no SMTP command are masked: they were meant as SASL
+// responses.
+func (r *recorder) release(authFailed bool) {
+	held, lost := r.held, r.heldLost
+	r.held, r.heldLost = nil, 0
+	if lost > 0 {
+		r.add("*", fmt.Sprintf("[%d bytes not recorded]", lost))
+	}
+	r.maskLoose = authFailed
+	r.client(held)
+	r.maskLoose = false
+}
+
+// client follows what the client sent.
+func (r *recorder) client(p []byte) {
+	for len(p) > 0 {
+		if r.gate != kindNone {
+			room := maxHeld - len(r.held)
+			if room < len(p) {
+				r.heldLost += len(p) - max(room, 0)
+				p = p[:max(room, 0)]
+			}
+			r.held = append(r.held, p...)
+			if r.gate == kindAuth {
+				r.drainAuth()
+			}
+			return
+		}
+		switch r.mode {
+		case recContent:
+			n, end := r.scanContent(p)
+			p = p[n:]
+			if end {
+				r.mode = recCommand
+				r.add("C", fmt.Sprintf("[message content, %d bytes]", r.content-3)) // without ".\r\n"
+				r.add("C", ".")
+				r.pending = append(r.pending, pendingCmd{kind: kindContent})
+			}
+		case recChunk:
+			n := min(int64(len(p)), r.chunk)
+			r.chunk -= n
+			p = p[n:]
+			if r.chunk == 0 {
+				r.mode = recCommand
+			}
+		default:
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				r.keepPartial(p)
+				return
+			}
+			line := p[:i]
+			p = p[i+1:]
+			if len(r.cliLine) > 0 || r.cliLost > 0 {
+				r.keepPartial(line)
+				line, lost := r.cliLine, r.cliLost
+				r.cliLine, r.cliLost = r.cliLine[:0], 0
+				r.command(bytes.TrimSuffix(line, []byte("\r")), lost)
+				continue
+			}
+			r.command(bytes.TrimSuffix(line, []byte("\r")), 0)
+		}
+	}
+}
+
+func (r *recorder) keepPartial(p []byte) {
+	room := maxRecorded - len(r.cliLine)
+	if room >= len(p) {
+		r.cliLine = append(r.cliLine, p...)
+		return
+	}
+	r.cliLine = append(r.cliLine, p[:max(room, 0)]...)
+	r.cliLost += len(p) - max(room, 0)
+}
+
+// scanContent looks for the end of DATA content (CRLF.CRLF, the first
+// line counting as after a CRLF) and reports how many bytes of p belong to
+// the content, end marker included.
+func (r *recorder) scanContent(p []byte) (int, bool) {
+	const (
+		begin uint8 = iota
+		dot
+		dotCR
+		cr
+		data
+	)
+	for i := 0; i < len(p); i++ {
+		if r.dstate == data {
+			j := bytes.IndexByte(p[i:], '\r')
+			if j < 0 {
+				r.content += int64(len(p) - i)
+				return len(p), false
+			}
+			r.content += int64(j)
+			i += j
+		}
+		c := p[i]
+		r.content++
+		switch r.dstate {
+		case begin:
+			switch c {
+			case '.':
+				r.dstate = dot
+			case '\r':
+				r.dstate = cr
+			default:
+				r.dstate = data
+			}
+		case dot:
+			if c == '\r' {
+				r.dstate = dotCR
+			} else {
+				r.dstate = data
+			}
+		case dotCR:
+			if c == '\n' {
+				r.dstate = begin
+				return i + 1, true
+			}
+			r.dstate = data
+		case cr:
+			if c == '\n' {
+				r.dstate = begin
+			} else {
+				r.dstate = data
+			}
+		case data:
+			r.dstate = cr // c is '\r'
+		}
+	}
+	return len(p), false
+}
+
+// knownVerbs are the commands go-smtp knows; after a failed AUTH, a line
+// that starts with none of them is taken for a SASL response.
+var knownVerbs = map[string]bool{
+	"HELO": true, "EHLO": true, "LHLO": true, "MAIL": true, "RCPT": true, "DATA": true, "BDAT": true,
+	"RSET": true, "NOOP": true, "QUIT": true, "AUTH": true, "STARTTLS": true, "VRFY": true,
+	"EXPN": true, "HELP": true, "SEND": true, "SOML": true, "SAML": true, "TURN": true,
+}
+
+// command records one command line and what it implies for the bytes after
+// it.
+func (r *recorder) command(line []byte, lost int) {
+	verb, arg, _ := strings.Cut(string(line), " ")
+	verb = strings.ToUpper(verb)
+	p := pendingCmd{kind: kindOther}
+	text := ""
+	switch {
+	case r.maskLoose && !knownVerbs[verb]:
+		text, p.masked = "****", true
+	case verb == "AUTH":
+		mech, ir, _ := strings.Cut(strings.TrimSpace(arg), " ")
+		text = "AUTH " + mech
+		if strings.TrimSpace(ir) != "" {
+			text += " ****"
+		}
+		p.kind, r.gate, r.auth334, r.authLines = kindAuth, kindAuth, 0, 0
+	case verb == "STARTTLS":
+		p.kind, r.gate = kindStartTLS, kindStartTLS
+	case verb == "DATA":
+		p.kind = kindData
+		if arg == "" { // go-smtp refuses DATA with arguments; anything else is followed by content
+			r.mode, r.content, r.dstate = recContent, 0, 0
+		}
+	case verb == "BDAT":
+		p.kind = kindBDAT
+		if n, ok := bdatSize(arg); ok { // go-smtp reads the chunk even when it refuses the command
+			defer func() {
+				r.add("C", fmt.Sprintf("[chunk, %d bytes]", n))
+				if n > 0 {
+					r.mode, r.chunk = recChunk, n
+				}
+			}()
+		}
+	case verb == "EHLO" || verb == "HELO":
+		helo := strings.TrimSpace(arg)
+		r.tr.Update(func(t *storage.Transcript) { t.Helo = helo })
+	case verb == "RSET":
+		p.kind = kindRset
+	case verb == "QUIT":
+		p.kind = kindQuit
+	}
+	if text == "" {
+		text = r.shown(line, lost)
+	}
+	r.add("C", text)
+	r.commands++
+	p.overLimit = r.maxCommands > 0 && r.commands > r.maxCommands
+	if p.overLimit && len(r.pending) == 0 && !r.closeNext {
+		r.overLimit() // nothing before it awaits a reply
+	}
+	r.pending = append(r.pending, p)
+}
+
+// shown is a line as a transcript keeps it: at most maxRecorded bytes.
+func (r *recorder) shown(line []byte, lost int) string {
+	if len(line) > maxRecorded {
+		lost += len(line) - maxRecorded
+		line = line[:maxRecorded]
+	}
+	if lost > 0 {
+		return fmt.Sprintf("%s… [%d bytes in all]", line, len(line)+lost)
+	}
+	return string(line)
+}
+
+// bdatSize reads BDAT's arguments as go-smtp does; if go-smtp refuses them
+// it reads no chunk.
+func bdatSize(arg string) (int64, bool) {
+	f := strings.Fields(arg)
+	if len(f) == 0 || len(f) > 2 || (len(f) == 2 && !strings.EqualFold(f[1], "LAST")) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(f[0], 10, 32)
+	return int64(n), err == nil
+}
+
+// replyCode parses "250-..." / "250 ..." lines; final is false for
+// continuation lines.
+func replyCode(line []byte) (code int, final bool) {
+	if len(line) < 3 {
+		return 0, true
+	}
+	for _, c := range line[:3] {
+		if c < '0' || c > '9' {
+			return 0, true
+		}
+		code = code*10 + int(c-'0')
+	}
+	return code, len(line) == 3 || line[3] != '-'
+}
