@@ -731,9 +731,10 @@ func TestLimitsRawClient(t *testing.T) {
 	})
 }
 
-// STARTTLS runs below go-smtp, so the conversation inside TLS is recorded
-// line by line (go-smtp's own replies too), plaintext pipelined after
-// STARTTLS is dropped, and the client must say EHLO again.
+// go-smtp runs STARTTLS and its Debug writer follows it into TLS, so the
+// conversation inside TLS is recorded line by line (go-smtp's own replies
+// too), plaintext pipelined after STARTTLS is dropped, and the client must
+// say EHLO again.
 func TestStartTLSUnderGoSMTP(t *testing.T) {
 	s := sinktest.Start(t)
 	lc := dialLimit(t, s.Addr(2525), nil)
@@ -779,10 +780,7 @@ func TestStartTLSUnderGoSMTP(t *testing.T) {
 	if strings.Join(m.Envelope.To, ",") != "inside-tls@example.test" {
 		t.Fatalf("envelope %+v: the injected RCPT ran", m.Envelope)
 	}
-	tr, err := s.Client.Session(t.Context(), m.Delivery.SessionID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := endedSession(t, s, m.Delivery.SessionID)
 	text := dump(tr)
 	for _, want := range []string{"S: 250-STARTTLS", "TLS established", "C: MAIL FROM:bogus", "S: 501", "S: 502 5.5.1 Already running in TLS", "[message content, ", "S: 221"} {
 		if !strings.Contains(text, want) {
