@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/storage"
@@ -28,6 +29,15 @@ type observedConn struct {
 
 	closed    chan struct{}
 	closeOnce sync.Once
+
+	// inData counts Data calls running (one per DATA; a BDAT transfer's
+	// spans its chunks): a transaction there may finish during shutdown.
+	inData atomic.Int32
+
+	dlMu     sync.Mutex
+	readDL   time.Time // as go-smtp last asked
+	draining bool
+	drainBy  time.Time // shutdown's end: no read may wait beyond it
 }
 
 func newObservedConn(c net.Conn, l *Listener) *observedConn {
@@ -41,6 +51,57 @@ func (c *observedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.wrote.Store(false)
 	return n, err
+}
+
+// SetReadDeadline passes go-smtp's deadline on, except while the listener
+// shuts down: then a read outside a message transfer times out at once,
+// so go-smtp answers it with its 421 and closes, and a transfer gets until
+// the end of the grace period.
+func (c *observedConn) SetReadDeadline(t time.Time) error {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.readDL = t
+	return c.Conn.SetReadDeadline(c.effectiveDL())
+}
+
+func (c *observedConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// effectiveDL is the read deadline in force; c.dlMu is held.
+func (c *observedConn) effectiveDL() time.Time {
+	if !c.draining {
+		return c.readDL
+	}
+	if c.inData.Load() == 0 {
+		return time.Unix(1, 0) // in the past: the blocked read fails now
+	}
+	if c.readDL.IsZero() || c.readDL.After(c.drainBy) {
+		return c.drainBy
+	}
+	return c.readDL
+}
+
+// drain starts the shutdown of this connection: see SetReadDeadline.
+func (c *observedConn) drain(by time.Time) {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.draining, c.drainBy = true, by
+	c.Conn.SetReadDeadline(c.effectiveDL())
+}
+
+// enterData and leaveData bracket a message transfer.
+func (c *observedConn) enterData() { c.inData.Add(1) }
+
+func (c *observedConn) leaveData() {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	if c.inData.Add(-1) == 0 && c.draining {
+		c.Conn.SetReadDeadline(c.effectiveDL())
+	}
 }
 
 func (c *observedConn) Write(p []byte) (int, error) {

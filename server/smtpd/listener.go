@@ -198,6 +198,7 @@ func (l *Listener) track(c net.Conn) *observedConn {
 	}
 	oc := newObservedConn(c, l)
 	l.conns[oc] = struct{}{}
+	// A connection accepted as Shutdown begins is drained like the rest.
 	l.wg.Add(1)
 	return oc
 }
@@ -223,6 +224,9 @@ func (l *Listener) serveConn(oc *observedConn) {
 	}
 	srv := l.newServer(oc)
 	srv.Serve(&oneConnListener{c: conn, done: oc.closed}) // returns once the connection is closed
+	// go-smtp's own goroutine for the connection may still be returning
+	// from a session method: the connection is served until it has.
+	srv.Shutdown(context.Background())
 }
 
 // connectFault fires a connect-stage rule before go-smtp sees the
@@ -308,11 +312,23 @@ func (l *Listener) refuse(c net.Conn) {
 
 func (l *Listener) stop() { l.stopOnce.Do(func() { close(l.stopping) }) }
 
-// Shutdown stops accepting and waits for open sessions to end, until ctx is
-// done; then it closes them.
+// Shutdown stops accepting and drains open connections: a new transaction
+// (MAIL, RCPT, DATA) gets 421 4.3.2, a connection waiting for its next
+// command gets go-smtp's 421 at once, and a message being transferred may
+// finish until ctx is done (its deadline, or a minute without one). Then
+// whatever is left is closed.
 func (l *Listener) Shutdown(ctx context.Context) error {
 	l.stop()
 	l.ln.Close()
+	by, ok := ctx.Deadline()
+	if !ok {
+		by = time.Now().Add(time.Minute)
+	}
+	l.mu.Lock()
+	for oc := range l.conns {
+		oc.drain(by)
+	}
+	l.mu.Unlock()
 	if l.served.Load() {
 		select {
 		case <-l.done:

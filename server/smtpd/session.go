@@ -23,6 +23,7 @@ var (
 	errStoreFull   = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big for the store"}
 	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
 	errDropped     = errors.New("connection dropped by fault rule")
+	errShutdown    = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, try again later"}
 )
 
 type backend struct {
@@ -116,6 +117,10 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		return nil, err
 	}
 	check := func(user, pass string) error {
+		if user == "" { // nobody to be: an application that sends none has a bug to see
+			s.c.rec.note("authentication failed: empty user name (" + mech + ")")
+			return errAuthInvalid
+		}
 		if err := s.checkCredentials(user, pass); err != nil {
 			s.c.rec.note(fmt.Sprintf("authentication failed for user %q (%s)", user, mech))
 			return err
@@ -151,7 +156,21 @@ func (s *session) checkCredentials(user, pass string) error {
 	return nil
 }
 
+// stopping is whether the listener is shutting down: no new transaction
+// then, and no step of one not yet transferring its message.
+func (s *session) stopping() bool {
+	select {
+	case <-s.l.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if s.stopping() {
+		return errShutdown
+	}
 	if s.needsTLS() {
 		return errTLSRequired
 	}
@@ -170,6 +189,9 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.stopping() {
+		return errShutdown
+	}
 	if err := s.fault(faults.Event{Stage: faults.Rcpt, Sender: s.from, Recipients: []string{to}}); err != nil {
 		return err
 	}
@@ -178,6 +200,11 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
+	s.c.enterData()
+	defer s.c.leaveData()
+	if s.stopping() {
+		return errShutdown
+	}
 	ev := faults.Event{Stage: faults.Data, Port: s.l.cfg.Port, Sender: s.from, Recipients: s.to}
 	rule, fire := s.l.opts.Faults.Fire(ev)
 	if fire && rule.Drop { // in the middle of DATA: take some, then hang up

@@ -1,0 +1,167 @@
+package smtpd
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailsink/mailsink/storage"
+)
+
+// rawClient is a line-at-a-time SMTP client for ordering-sensitive tests.
+type rawClient struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawClient{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+// final reads a whole reply and returns its last line.
+func (rc *rawClient) final() string {
+	rc.t.Helper()
+	for {
+		line, err := rc.r.ReadString('\n')
+		if err != nil {
+			return "[" + err.Error() + "]"
+		}
+		if len(line) < 4 || line[3] != '-' {
+			return strings.TrimRight(line, "\r\n")
+		}
+	}
+}
+
+func (rc *rawClient) cmd(line, want string) {
+	rc.t.Helper()
+	if _, err := io.WriteString(rc.c, line+"\r\n"); err != nil {
+		rc.t.Fatal(err)
+	}
+	if got := rc.final(); !strings.HasPrefix(got, want) {
+		rc.t.Fatalf("%s: got %q, want %q", line, got, want)
+	}
+}
+
+// Shutdown loses nothing it acknowledged and acknowledges nothing new: a
+// message being transferred finishes with 250 and is stored, a new
+// transaction gets 421 4.3.2, a connection waiting for its next command
+// gets go-smtp's 421 at once, and Shutdown returns when they are done.
+func TestShutdownDrains(t *testing.T) {
+	t.Parallel()
+	store := storage.New(storage.Limits{})
+	l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, Options{Hostname: "sink.test", Timeout: time.Minute}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve()
+	t.Cleanup(func() { l.Close() })
+	addr := l.Addr().String()
+
+	inData := dialRaw(t, addr)
+	inData.final()
+	inData.cmd("EHLO a.test", "250")
+	inData.cmd("MAIL FROM:<a@x.test>", "250")
+	inData.cmd("RCPT TO:<b@x.test>", "250")
+	inData.cmd("DATA", "354")
+	io.WriteString(inData.c, "Subject: in flight\r\n\r\nhalf")
+
+	idle := dialRaw(t, addr)
+	idle.final()
+	idle.cmd("EHLO a.test", "250")
+
+	midTransaction := dialRaw(t, addr)
+	midTransaction.final()
+	midTransaction.cmd("EHLO a.test", "250")
+	midTransaction.cmd("MAIL FROM:<a@x.test>", "250")
+
+	// go-smtp calls Data just after writing 354; nothing signals that it
+	// has, so look (bounded) until the session is in it.
+	for i := 0; inDataCount(l) != 1; i++ {
+		if i == 1000 {
+			t.Fatal("the session never started reading the message")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Shutdown(ctx) }()
+
+	// The idle connection is told at once (go-smtp's idle 421) and closed.
+	if got := idle.final(); !strings.HasPrefix(got, "421 ") {
+		t.Fatalf("idle connection got %q, want 421", got)
+	}
+	if got := idle.final(); !strings.HasPrefix(got, "[") {
+		t.Fatalf("idle connection still open after 421: %q", got)
+	}
+	// A connection between commands of a transaction is cut the same way.
+	if got := midTransaction.final(); !strings.HasPrefix(got, "421 ") {
+		t.Fatalf("mid-transaction connection got %q, want 421", got)
+	}
+	// The transfer in flight finishes and is acknowledged and stored.
+	io.WriteString(inData.c, " and the rest\r\n.\r\n")
+	if got := inData.final(); !strings.HasPrefix(got, "250 ") {
+		t.Fatalf("message in flight got %q, want 250", got)
+	}
+	// After it, the next transaction is refused and the connection closed.
+	if _, err := io.WriteString(inData.c, "MAIL FROM:<a@x.test>\r\n"); err == nil {
+		if got := inData.final(); !strings.HasPrefix(got, "421") {
+			t.Fatalf("new transaction during shutdown got %q, want 421", got)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	m, err := store.Latest(nil)
+	if err != nil || !strings.HasSuffix(m.Summary().Subject, "in flight") {
+		t.Fatalf("message in flight not stored: %v", err)
+	}
+}
+
+// inDataCount is how many connections are transferring a message.
+func inDataCount(l *Listener) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for oc := range l.conns {
+		n += int(oc.inData.Load())
+	}
+	return n
+}
+
+// An empty user name is a failed login, not a session stuck between a 235
+// and MAIL's 530; the client may try again.
+func TestEmptyUserNameIsRefused(t *testing.T) {
+	t.Parallel()
+	store := storage.New(storage.Limits{})
+	l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: TLSNone, Auth: AuthRequired, CleartextAuth: true}, Options{Hostname: "sink.test", Timeout: time.Minute}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve()
+	t.Cleanup(func() { l.Close() })
+	rc := dialRaw(t, l.Addr().String())
+	rc.final()
+	rc.cmd("EHLO a.test", "250")
+	for _, ir := range []string{"\x00\x00", "\x00\x00x", "user\x00\x00pw"} {
+		rc.cmd("AUTH PLAIN "+b64(ir), "535 5.7.8")
+	}
+	rc.cmd("AUTH LOGIN", "334")
+	rc.cmd(b64(""), "334")
+	rc.cmd(b64("pw"), "535 5.7.8")
+	rc.cmd("AUTH PLAIN "+b64("\x00user\x00pw"), "235")
+	rc.cmd("MAIL FROM:<a@x.test>", "250")
+}
