@@ -148,40 +148,42 @@ type Config struct {
 	// defaults fall back to port+1000 when a privileged port is refused.
 	ListenersChosen bool
 
-	Credentials    map[string]string // for auth mode "credentials"
-	TLSCert        string            // PEM file; empty: generate a self-signed one
-	TLSKey         string
-	MaxMessageSize int64 // per message, advertised as SIZE; 552 beyond
-	MaxMessages    int   // store limit, oldest evicted first
-	MaxStoreBytes  int64 // store limit on raw bytes, oldest evicted first
-	MaxRecipients  int
-	MaxConnections int           // concurrent SMTP connections over all listeners; 421 beyond
-	MaxCommands    int           // commands without delivering a message; 421 beyond
-	MaxLineLength  int           // longest SMTP line, commands and message lines; 500 beyond
-	MaxSessions    int           // session transcripts kept, oldest forgotten first
-	Faults         []faults.Rule // fault rules active from the start
-	SMTPTimeout    time.Duration // idle time per SMTP command before 421
-	AllowedOrigins []string      // extra browser Origins (and Hosts) allowed on the WebSocket and API writes
-	SMTPDebug      bool          // log full SMTP conversations (includes secrets and bodies)
+	Credentials     map[string]string // for auth mode "credentials"
+	TLSCert         string            // PEM file; empty: generate a self-signed one
+	TLSKey          string
+	MaxMessageSize  int64 // per message, advertised as SIZE; 552 beyond
+	MaxMessages     int   // store limit, oldest evicted first
+	MaxStoreBytes   int64 // store limit on raw bytes, oldest evicted first
+	MaxRecipients   int
+	MaxConnections  int           // concurrent SMTP connections over all listeners; 421 beyond
+	MaxCommands     int           // commands without delivering a message; the connection closes beyond
+	MaxDataInFlight int64         // message bytes being received over all connections; 452 beyond
+	MaxLineLength   int           // longest SMTP line, commands and message lines; 500 beyond
+	MaxSessions     int           // session transcripts kept, oldest forgotten first
+	Faults          []faults.Rule // fault rules active from the start
+	SMTPTimeout     time.Duration // idle time per SMTP command before 421
+	AllowedOrigins  []string      // extra browser Origins (and Hosts) allowed on the WebSocket and API writes
+	SMTPDebug       bool          // log full SMTP conversations (includes secrets and bodies)
 }
 
 // DefaultConfig is what mailsink runs with when told nothing.
 func DefaultConfig() Config {
 	return Config{
-		Bind:           "127.0.0.1",
-		HTTPPort:       8025,
-		Hostname:       "mailsink.localhost",
-		Listeners:      DefaultListeners(),
-		Credentials:    map[string]string{},
-		MaxMessageSize: 25 << 20,
-		MaxMessages:    10000,
-		MaxStoreBytes:  512 << 20,
-		MaxRecipients:  1000,
-		MaxConnections: 1000,
-		MaxCommands:    10000,
-		MaxLineLength:  2000,
-		MaxSessions:    1000,
-		SMTPTimeout:    60 * time.Second,
+		Bind:            "127.0.0.1",
+		HTTPPort:        8025,
+		Hostname:        "mailsink.localhost",
+		Listeners:       DefaultListeners(),
+		Credentials:     map[string]string{},
+		MaxMessageSize:  25 << 20,
+		MaxMessages:     10000,
+		MaxStoreBytes:   512 << 20,
+		MaxRecipients:   1000,
+		MaxConnections:  1000,
+		MaxCommands:     10000,
+		MaxDataInFlight: 256 << 20,
+		MaxLineLength:   2000,
+		MaxSessions:     1000,
+		SMTPTimeout:     60 * time.Second,
 	}
 }
 
@@ -247,7 +249,10 @@ func settings() []setting {
 		{"max-connections", "MAILSINK_MAX_CONNECTIONS", "concurrent SMTP connections; 421 beyond (0: unlimited)",
 			func(c *Config, v string) error { return parseCount(v, &c.MaxConnections) },
 			func(c Config) string { return strconv.Itoa(c.MaxConnections) }},
-		{"max-commands", "MAILSINK_MAX_COMMANDS", "SMTP commands allowed without delivering a message (the count restarts at each accepted message); 421 beyond (0: unlimited)",
+		{"max-data-in-flight", "MAILSINK_MAX_DATA_IN_FLIGHT", "bytes of messages still being received, over all connections (suffixes K, M, G); 452 beyond (0: unlimited)",
+			func(c *Config, v string) error { return parseSize(v, &c.MaxDataInFlight) },
+			func(c Config) string { return FormatSize(c.MaxDataInFlight) }},
+		{"max-commands", "MAILSINK_MAX_COMMANDS", "SMTP commands allowed without delivering a message (the count restarts at each accepted message); the connection is closed beyond (0: unlimited)",
 			func(c *Config, v string) error { return parseCount(v, &c.MaxCommands) },
 			func(c Config) string { return strconv.Itoa(c.MaxCommands) }},
 		{"max-line-length", "MAILSINK_MAX_LINE_LENGTH", "longest SMTP line in bytes, commands and message lines; 500 beyond (0: unlimited)",

@@ -101,6 +101,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Timeout:        s.cfg.SMTPTimeout,
 		Conns:          smtpd.NewConnLimit(s.cfg.MaxConnections),
 		MaxCommands:    s.cfg.MaxCommands,
+		DataInFlight:   smtpd.NewByteBudget(s.cfg.MaxDataInFlight),
 		MaxLineLength:  s.cfg.MaxLineLength,
 		Faults:         s.faults,
 		Logger:         s.log,

@@ -35,7 +35,8 @@ type Options struct {
 	MaxRecipients  int
 	Timeout        time.Duration // per command read/write
 	Conns          *ConnLimit    // shared over listeners; nil: unlimited
-	MaxCommands    int           // commands without delivering a message; the connection closes after the next reply beyond (0: unlimited)
+	MaxCommands    int           // commands without delivering a message; the connection closes before the next reply beyond (0: unlimited)
+	DataInFlight   *ByteBudget   // message bytes being received, shared over listeners; nil: unlimited
 	MaxLineLength  int           // longest line, commands and message; 0: unlimited
 	Faults         *faults.Set   // nil: no fault injection
 	Logger         *slog.Logger
@@ -390,6 +391,35 @@ func (c *ConnLimit) acquire() bool {
 func (c *ConnLimit) release() {
 	if c != nil && c.max > 0 {
 		c.open.Add(-1)
+	}
+}
+
+// ByteBudget caps the bytes of messages being received at once over all
+// connections sharing it, so that many slow or stalled transfers cannot
+// grow the process without bound.
+type ByteBudget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// NewByteBudget returns a budget of max bytes; max <= 0 is unlimited.
+func NewByteBudget(max int64) *ByteBudget { return &ByteBudget{max: max} }
+
+// take reserves n bytes; false (reserving nothing) when they do not fit.
+func (b *ByteBudget) take(n int64) bool {
+	if b == nil || b.max <= 0 {
+		return true
+	}
+	if b.used.Add(n) > b.max {
+		b.used.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (b *ByteBudget) give(n int64) {
+	if b != nil && b.max > 0 {
+		b.used.Add(-n)
 	}
 }
 

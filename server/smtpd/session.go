@@ -23,6 +23,9 @@ var (
 	errStoreFull   = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big for the store"}
 	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
 	errDropped     = errors.New("connection dropped by fault rule")
+	errBusy        = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Too much mail being received at once, try again later"}
+	errAddrTooLong = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Address longer than 256 bytes"}
+	errRcptBytes   = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipient bytes for one message"}
 	errShutdown    = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, try again later"}
 )
 
@@ -50,6 +53,7 @@ type session struct {
 	authMech, authUser string
 	from               string
 	to                 []string
+	rcptBytes          int
 	clientAddr         string // cached: every message of the session shares it
 }
 
@@ -184,18 +188,32 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 		return err
 	}
 	s.from = from
-	s.to = s.to[:0]
+	s.to, s.rcptBytes = s.to[:0], 0
 	return nil
 }
+
+// maxPath is RFC 5321's limit on a path (4.5.3.1.3); maxRcptBytes bounds
+// the envelope recipients of one message, which the store keeps.
+const (
+	maxPath      = 256
+	maxRcptBytes = 64 << 10
+)
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if s.stopping() {
 		return errShutdown
 	}
+	if len(to) > maxPath {
+		return errAddrTooLong
+	}
+	if s.rcptBytes+len(to) > maxRcptBytes {
+		return errRcptBytes
+	}
 	if err := s.fault(faults.Event{Stage: faults.Rcpt, Sender: s.from, Recipients: []string{to}}); err != nil {
 		return err
 	}
 	s.to = append(s.to, to)
+	s.rcptBytes += len(to)
 	return nil
 }
 
@@ -263,10 +281,23 @@ func (s *session) Data(r io.Reader) error {
 // content reads the message from go-smtp's reader (DATA or BDAT chunks)
 // into buf. go-smtp applies the size and line limits.
 func (s *session) content(r io.Reader, buf *[]byte) error {
-	b, err := readAll(r, *buf)
+	budget := s.l.opts.DataInFlight
+	var taken int64
+	defer func() { budget.give(taken) }()
+	b, err := readAll(r, *buf, func(n int) bool {
+		if !budget.take(int64(n)) {
+			return false
+		}
+		taken += int64(n)
+		return true
+	})
 	*buf = b
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, errOverBudget) {
+		s.c.rec.note("refused: more than MAILSINK_MAX_DATA_IN_FLIGHT bytes of mail being received at once")
+		return errBusy
 	}
 	var smtpErr *smtp.SMTPError
 	switch {
@@ -278,11 +309,21 @@ func (s *session) content(r io.Reader, buf *[]byte) error {
 	return fmt.Errorf("reading message data: %w", err)
 }
 
-// readAll is io.ReadAll into b's spare room.
-func readAll(r io.Reader, b []byte) ([]byte, error) {
+var errOverBudget = errors.New("over the in-flight budget")
+
+// readAll is io.ReadAll into b's spare room; grow is asked before the
+// buffer takes more memory (the budget counts capacity).
+func readAll(r io.Reader, b []byte, grow func(int) bool) ([]byte, error) {
+	if !grow(cap(b)) {
+		return b, errOverBudget
+	}
 	for {
 		if len(b) == cap(b) {
+			old := cap(b)
 			b = append(b, 0)[:len(b)]
+			if !grow(cap(b) - old) {
+				return b, errOverBudget
+			}
 		}
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -301,6 +342,7 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 func (s *session) Reset() {
 	s.from = ""
 	s.to = nil
+	s.rcptBytes = 0
 	if s.c.rec.rsetDue() {
 		s.fault(faults.Event{Stage: faults.Rset}) // delay or drop; a reply cannot be given here
 	}

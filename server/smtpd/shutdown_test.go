@@ -165,3 +165,84 @@ func TestEmptyUserNameIsRefused(t *testing.T) {
 	rc.cmd("AUTH PLAIN "+b64("\x00user\x00pw"), "235")
 	rc.cmd("MAIL FROM:<a@x.test>", "250")
 }
+
+// Message bytes still being received are capped over all connections: a
+// transfer that would pass the cap gets 452 4.3.1, and nothing is lost
+// from the others.
+func TestDataInFlightIsBounded(t *testing.T) {
+	t.Parallel()
+	store := storage.New(storage.Limits{})
+	opts := Options{Hostname: "sink.test", Timeout: time.Minute, DataInFlight: NewByteBudget(64 << 10)} // one read buffer
+	l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, opts, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve()
+	t.Cleanup(func() { l.Close() })
+	start := func() *rawClient {
+		rc := dialRaw(t, l.Addr().String())
+		rc.final()
+		rc.cmd("EHLO a.test", "250")
+		rc.cmd("MAIL FROM:<a@x.test>", "250")
+		rc.cmd("RCPT TO:<b@x.test>", "250")
+		rc.cmd("DATA", "354")
+		return rc
+	}
+	stalled := start()
+	io.WriteString(stalled.c, "Subject: stalled\r\n\r\nnot finished")
+	for i := 0; inDataCount(l) != 1; i++ { // see TestShutdownDrains
+		if i == 1000 {
+			t.Fatal("the first transfer never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	second := start()
+	second.cmd("Subject: second\r\n\r\nx\r\n.", "452 4.3.1")
+	io.WriteString(stalled.c, "\r\n.\r\n")
+	if got := stalled.final(); !strings.HasPrefix(got, "250") {
+		t.Fatalf("the stalled transfer got %q once finished", got)
+	}
+	second.cmd("MAIL FROM:<a@x.test>", "250")
+	second.cmd("RCPT TO:<b@x.test>", "250")
+	second.cmd("DATA", "354")
+	second.cmd("Subject: second\r\n\r\nx\r\n.", "250")
+	if n := store.Stats().Total; n != 2 {
+		t.Fatalf("%d messages stored, want 2", n)
+	}
+}
+
+// What one message's envelope may hold is bounded: the store keeps it.
+func TestRecipientLimits(t *testing.T) {
+	t.Parallel()
+	store := storage.New(storage.Limits{})
+	l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, Options{Hostname: "sink.test", Timeout: time.Minute, MaxLineLength: 2000}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve()
+	t.Cleanup(func() { l.Close() })
+	rc := dialRaw(t, l.Addr().String())
+	rc.final()
+	rc.cmd("EHLO a.test", "250")
+	rc.cmd("MAIL FROM:<a@x.test>", "250")
+	long := strings.Repeat("l", maxPath-len("@x.test")+1) + "@x.test"
+	rc.cmd("RCPT TO:<"+long+">", "501 5.1.3")
+	addr := strings.Repeat("r", 240) + "@x.test" // 247 bytes
+	accepted := 0
+	for ; accepted < 1000; accepted++ {
+		if _, err := io.WriteString(rc.c, "RCPT TO:<"+addr+">\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if got := rc.final(); !strings.HasPrefix(got, "250") {
+			if !strings.HasPrefix(got, "452 4.5.3") {
+				t.Fatalf("RCPT %d got %q", accepted+1, got)
+			}
+			break
+		}
+	}
+	if want := maxRcptBytes / len(addr); accepted != want {
+		t.Fatalf("%d recipients accepted, want %d", accepted, want)
+	}
+	rc.cmd("DATA", "354")
+	rc.cmd("Subject: many\r\n\r\nx\r\n.", "250")
+}
