@@ -27,6 +27,8 @@ type observedConn struct {
 	// right after reading it.
 	wrote atomic.Bool
 
+	timedOut atomic.Value // error: the read timeout that ended the input
+
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -47,9 +49,23 @@ func newObservedConn(c net.Conn, l *Listener) *observedConn {
 	return oc
 }
 
+// Read passes bytes up unchanged. A read that timed out stays timed out:
+// go-smtp (through bufio) takes the unfinished line a timeout leaves as a
+// whole command and reads on with a fresh deadline, so a client that never
+// ends a line would never be cut off. With the timeout sticky, go-smtp's
+// next read fails at once and it answers 421 and closes.
 func (c *observedConn) Read(p []byte) (int, error) {
+	if err, _ := c.timedOut.Load().(error); err != nil {
+		return 0, err
+	}
 	n, err := c.Conn.Read(p)
 	c.wrote.Store(false)
+	if n == 0 && err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			c.timedOut.Store(err)
+		}
+		c.rec.inputEnded()
+	}
 	return n, err
 }
 

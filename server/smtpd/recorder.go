@@ -181,6 +181,21 @@ func (r *recorder) quitAnswered() bool {
 	return r.lastAnswer == kindQuit
 }
 
+// inputEnded is told that a read failed (timeout, EOF, reset): go-smtp
+// takes an unfinished command line as a whole one, so it is recorded and
+// counted as one.
+func (r *recorder) inputEnded() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gate != kindNone || r.mode != recCommand || (len(r.cliLine) == 0 && r.cliLost == 0) {
+		return
+	}
+	line, lost := r.cliLine, r.cliLost
+	r.cliLine, r.cliLost = r.cliLine[:0], 0
+	r.command(line, lost)
+	r.add("*", "(that line had no line end: the client stopped sending)")
+}
+
 func (r *recorder) end() {
 	r.mu.Lock()
 	if r.ended {

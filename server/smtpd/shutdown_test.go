@@ -246,3 +246,68 @@ func TestRecipientLimits(t *testing.T) {
 	rc.cmd("DATA", "354")
 	rc.cmd("Subject: many\r\n\r\nx\r\n.", "250")
 }
+
+// The timeout covers a whole command line: a client that never finishes
+// one, or trickles it, is cut off with go-smtp's 421 at the timeout. (go-smtp
+// first answers the unfinished line as if it were whole: bufio hands it
+// over when the read fails.)
+func TestTimeoutCoversPartialLines(t *testing.T) {
+	t.Parallel()
+	store := storage.New(storage.Limits{})
+	l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, Options{Hostname: "sink.test", Timeout: 300 * time.Millisecond}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve()
+	t.Cleanup(func() { l.Close() })
+	// untilCut reads replies until the connection closes; it returns the
+	// last one before the close.
+	untilCut := func(rc *rawClient) <-chan string {
+		cut := make(chan string, 1)
+		go func() {
+			last := ""
+			for {
+				got := rc.final()
+				if strings.HasPrefix(got, "[") {
+					cut <- last
+					return
+				}
+				last = got
+			}
+		}()
+		return cut
+	}
+	t.Run("no line end", func(t *testing.T) {
+		t.Parallel()
+		rc := dialRaw(t, l.Addr().String())
+		rc.final()
+		cut := untilCut(rc)
+		io.WriteString(rc.c, "NOOP")
+		if got := <-cut; !strings.HasPrefix(got, "421 4.4.2") {
+			t.Fatalf("last reply %q, want 421 4.4.2", got)
+		}
+	})
+	t.Run("trickled", func(t *testing.T) {
+		t.Parallel()
+		rc := dialRaw(t, l.Addr().String())
+		rc.final()
+		cut := untilCut(rc)
+		line := "EHLO a-rather-long-client-name.example.test\r\n"
+		// One byte per 50 ms (the trickle is the behaviour under test):
+		// 2.3 s for the line, against a 300 ms timeout.
+		for i := 0; i < len(line); i++ {
+			if _, err := rc.c.Write([]byte{line[i]}); err != nil {
+				break // cut off
+			}
+			select {
+			case got := <-cut:
+				if !strings.HasPrefix(got, "421 4.4.2") {
+					t.Fatalf("last reply %q, want 421 4.4.2", got)
+				}
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		t.Fatalf("the whole line got through, then %q", <-cut)
+	})
+}
