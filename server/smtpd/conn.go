@@ -128,14 +128,14 @@ func (c *observedConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Close closes the socket once, releases the connection slot and ends the
-// transcript.
+// Close closes the socket once and releases the connection slot. (The
+// transcript ends when serving the connection has: go-smtp reports a
+// failed handshake after closing.)
 func (c *observedConn) Close() error {
 	err := c.Conn.Close()
 	c.closeOnce.Do(func() {
 		close(c.closed)
 		c.l.opts.Conns.release()
-		c.rec.end()
 	})
 	return err
 }
@@ -201,8 +201,14 @@ func (l connLog) print(s string) {
 	if _, err, ok := strings.Cut(s, ": "); ok && strings.HasPrefix(s, "error handling ") {
 		s = err
 	}
-	if strings.HasPrefix(s, "tls: ") || strings.Contains(s, "handshake") {
+	if strings.Contains(s, "tls: ") || strings.Contains(s, "handshake") {
 		s = "TLS handshake failed: " + s
+		switch {
+		case strings.Contains(s, "does not look like a TLS handshake"):
+			s += " (the client spoke plaintext: it probably meant a STARTTLS or plaintext port such as 587, 25 or 2525; this port is implicit TLS)"
+		case strings.Contains(s, "bad certificate"), strings.Contains(s, "unknown certificate authority"), strings.Contains(s, "certificate unknown"):
+			s += " (the client does not trust mailsink's certificate: GET /api/v1/certificate)"
+		}
 	}
 	l.c.rec.note(s)
 	l.c.l.log.Debug("smtp connection", "client", l.c.RemoteAddr().String(), "msg", s)

@@ -393,3 +393,80 @@ func TestFailedPipelinedAuthKeepsNoSecret(t *testing.T) {
 		return
 	}
 }
+
+// A client on the wrong kind of port, or one that does not trust the
+// certificate, leaves a transcript that says so.
+func TestTranscriptsExplainTLSMistakes(t *testing.T) {
+	t.Parallel()
+	cfg := testCert(t)
+	store := storage.New(storage.Limits{})
+	listen := func(mode TLSMode) string {
+		l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: mode, Auth: AuthOptional, CleartextAuth: true}, Options{Hostname: "sink.test", TLSConfig: cfg, Timeout: testTimeout}, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go l.Serve()
+		t.Cleanup(func() { l.Close() })
+		return l.Addr().String()
+	}
+	plain, implicit := listen(TLSStartTLS), listen(TLSImplicit)
+	verifying := &tls.Config{ServerName: "localhost"} // the system roots: mailsink's certificate is not among them
+	tests := []struct {
+		name string
+		run  func() error
+		want string
+	}{
+		{"TLS on a STARTTLS port", func() error {
+			c, err := tls.Dial("tcp", plain, &tls.Config{InsecureSkipVerify: true})
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}, "probably meant an implicit-TLS port"},
+		{"plaintext on the implicit-TLS port", func() error {
+			rc := dialRaw(t, implicit)
+			io.WriteString(rc.c, "EHLO a.test\r\n")
+			if got := rc.final(); !strings.HasPrefix(got, "[") {
+				return nil // answered in plaintext
+			}
+			return errors.New("closed")
+		}, "the client spoke plaintext"},
+		{"untrusted certificate, implicit TLS", func() error {
+			c, err := tls.Dial("tcp", implicit, verifying)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}, "does not trust mailsink's certificate"},
+		{"untrusted certificate, STARTTLS", func() error {
+			rc := dialRaw(t, plain)
+			rc.final()
+			rc.cmd("EHLO a.test", "250")
+			rc.cmd("STARTTLS", "220")
+			defer rc.c.Close()
+			return tls.Client(rc.c, verifying).Handshake()
+		}, "the client may not trust mailsink's certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub := store.Subscribe(64)
+			defer sub.Close()
+			if err := tt.run(); err == nil {
+				t.Fatal("the client succeeded")
+			}
+			for e := range sub.C {
+				if e.Type != storage.EventSessionEnd {
+					continue
+				}
+				var b strings.Builder
+				for _, l := range e.Transcript.Lines {
+					fmt.Fprintf(&b, "%s: %s\n", l.Dir, l.Text)
+				}
+				if !strings.Contains(b.String(), tt.want) {
+					t.Fatalf("transcript lacks %q:\n%s", tt.want, b.String())
+				}
+				return
+			}
+		})
+	}
+}

@@ -215,6 +215,7 @@ func (l *Listener) untrack(oc *observedConn) {
 // go-smtp server of its own until it ends.
 func (l *Listener) serveConn(oc *observedConn) {
 	defer l.untrack(oc)
+	defer oc.rec.end()
 	defer oc.Close()
 	if !l.connectFault(oc) {
 		return
@@ -284,7 +285,7 @@ func (l *Listener) helloHook(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 	cfg := l.tlsConfig.Clone()
 	cfg.GetConfigForClient = nil
 	cfg.VerifyConnection = func(st tls.ConnectionState) error {
-		oc.rec.tlsEstablished(st)
+		oc.rec.tlsVerified(st)
 		return nil
 	}
 	return cfg, nil

@@ -49,10 +49,13 @@ type recorder struct {
 	auth334    int // 334 challenges of the current AUTH
 	authLines  int // responses to them seen
 	maskLoose  bool
-	pending    []pendingCmd // commands awaiting their final reply, oldest first
-	expectTLS  bool         // STARTTLS was answered 220: a handshake follows
-	lastAnswer cmdKind      // the command the latest final reply answered
-	closeNext  bool         // close the connection once the current write is recorded
+	pending    []pendingCmd         // commands awaiting their final reply, oldest first
+	expectTLS  bool                 // STARTTLS was answered 220: a handshake follows
+	lastAnswer cmdKind              // the command the latest final reply answered
+	closeNext  bool                 // close the connection once the current write is recorded
+	heard      bool                 // the client has sent something
+	handshake  *tls.ConnectionState // a handshake near its end, not yet confirmed
+	binary     bool                 // the client sent TLS where SMTP was expected
 	ended      bool
 }
 
@@ -104,6 +107,14 @@ func (r *recorder) Write(p []byte) (int, error) {
 	}
 	fromServer := r.c.wrote.Swap(false)
 	r.mu.Lock()
+	if st := r.handshake; st != nil {
+		// The first plaintext after a handshake confirms it; go-smtp's
+		// "550 Handshake error" on the old connection does not.
+		r.handshake = nil
+		if !(fromServer && bytes.HasPrefix(p, []byte("550 "))) {
+			r.established(*st)
+		}
+	}
 	if fromServer {
 		r.server(p)
 	} else {
@@ -153,12 +164,19 @@ func (r *recorder) captured(id string) {
 	}
 }
 
-func (r *recorder) tlsEstablished(st tls.ConnectionState) {
-	v, cs := tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
+// tlsVerified is called near the end of a TLS handshake (its
+// VerifyConnection hook); the handshake counts once plaintext follows.
+func (r *recorder) tlsVerified(st tls.ConnectionState) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handshake = &st
+}
+
+// established records a completed handshake; r.mu is held.
+func (r *recorder) established(st tls.ConnectionState) {
+	v, cs := tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
 	r.expectTLS = false
 	r.add("*", fmt.Sprintf("TLS established: %s, %s", v, cs))
-	r.mu.Unlock()
 	r.tr.Update(func(t *storage.Transcript) { t.TLS, t.TLSVersion, t.TLSCipher = true, v, cs })
 }
 
@@ -328,6 +346,16 @@ func (r *recorder) release(authFailed bool) {
 
 // client follows what the client sent.
 func (r *recorder) client(p []byte) {
+	if !r.heard && len(p) > 0 {
+		r.heard = true
+		if p[0] == 0x16 { // a TLS handshake record: the client expected implicit TLS
+			r.add("*", "the client started a TLS handshake instead of SMTP: it probably meant an implicit-TLS port such as 465 (this port offers STARTTLS or no TLS)")
+			r.binary = true
+		}
+	}
+	if r.binary { // what go-smtp makes of a TLS handshake is noise: its replies tell enough
+		return
+	}
 	for len(p) > 0 {
 		if r.gate != kindNone {
 			room := maxHeld - len(r.held)
