@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -109,7 +110,7 @@ func TestBounceRuleThenDelivery(t *testing.T) {
 	}
 }
 
-func hasLine(tr *storage.Transcript, dir, text string) bool {
+func hasLine(tr *client.Transcript, dir, text string) bool {
 	for _, l := range tr.Lines {
 		if l.Dir == dir && strings.Contains(l.Text, text) {
 			return true
@@ -118,7 +119,7 @@ func hasLine(tr *storage.Transcript, dir, text string) bool {
 	return false
 }
 
-func dump(tr *storage.Transcript) string {
+func dump(tr *client.Transcript) string {
 	var b strings.Builder
 	for _, l := range tr.Lines {
 		b.WriteString(l.Dir + ": " + l.Text + "\n")
@@ -239,13 +240,14 @@ func TestFaultsAtEveryStage(t *testing.T) {
 }
 
 // waitSessionEnd closes the client and returns the finished transcript,
-// waiting on the store's session-end event rather than on time.
-func waitSessionEnd(t *testing.T, s *sinktest.Sink, rc *rawConn) *storage.Transcript {
+// waiting on the store's session-end event rather than on time, in the
+// form the API answers.
+func waitSessionEnd(t *testing.T, s *sinktest.Sink, rc *rawConn) *client.Transcript {
 	t.Helper()
 	sub := s.Store.Subscribe(64)
 	defer sub.Close()
 	if list := s.Store.Sessions().List(nil); len(list) == 1 && !list[0].Active {
-		return list[0]
+		return asWire(t, list[0])
 	}
 	rc.c.Close()
 	timeout := time.After(5 * time.Second)
@@ -256,12 +258,26 @@ func waitSessionEnd(t *testing.T, s *sinktest.Sink, rc *rawConn) *storage.Transc
 				t.Fatal("subscription dropped")
 			}
 			if e.Type == storage.EventSessionEnd {
-				return e.Transcript
+				return asWire(t, e.Transcript)
 			}
 		case <-timeout:
 			t.Fatal("session did not end")
 		}
 	}
+}
+
+// asWire is the transcript as the API would answer it.
+func asWire(t *testing.T, tr *storage.Transcript) *client.Transcript {
+	t.Helper()
+	b, err := json.Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out client.Transcript
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return &out
 }
 
 func TestPipelinedFaultRepliesStayInOrder(t *testing.T) {

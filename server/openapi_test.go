@@ -22,6 +22,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/mailsink/mailsink/server/api"
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/sinktest"
 	"github.com/mailsink/mailsink/storage"
 )
@@ -306,7 +307,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 	// Every message through every per-message route of both APIs.
 	for _, file := range files {
 		id := ids[filepath.Base(file)]
-		var m api.Message
+		var m apitypes.Message
 		if err := json.Unmarshal(ck.do(apiCall{method: "GET", path: "/api/v1/message/" + id, status: 200}), &m); err != nil {
 			t.Errorf("%s: %v", file, err)
 		}
@@ -344,7 +345,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 	if err := c.Quit(); err != nil {
 		t.Fatal(err)
 	}
-	var sessions api.Sessions
+	var sessions apitypes.Sessions
 	if err := json.Unmarshal(ck.do(apiCall{method: "GET", path: "/api/v1/sessions?faulted=1", status: 200}), &sessions); err != nil || len(sessions.Sessions) == 0 {
 		t.Fatalf("no faulted session: %v %+v", err, sessions)
 	}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/storage"
 )
@@ -90,7 +91,7 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /livez", ok)
 	h("GET /readyz", ok)
 	h("/api/", func(w http.ResponseWriter, r *http.Request) error {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)})
 		return nil
 	})
 	return a
@@ -116,20 +117,6 @@ func ok(w http.ResponseWriter, _ *http.Request) error {
 	return err
 }
 
-// MessagesSummary is Mailpit's list response.
-type MessagesSummary struct {
-	Total          int               `json:"total"`
-	Unread         int               `json:"unread"`
-	Count          int               `json:"count"`
-	MessagesCount  int               `json:"messages_count"`
-	MessagesUnread int               `json:"messages_unread"`
-	Start          int               `json:"start"`
-	Tags           []string          `json:"tags"`
-	Messages       []storage.Summary `json:"messages"`
-	// mailsink: messages evicted since start to respect the store limits.
-	Evicted uint64 `json:"evicted"`
-}
-
 // IntParam reads a whole number >= 0 from the query; absent is def.
 func IntParam(r *http.Request, name string, def int) (int, error) {
 	v := r.URL.Query().Get(name)
@@ -145,24 +132,24 @@ func IntParam(r *http.Request, name string, def int) (int, error) {
 
 // page lists the messages f selects, paged by the start and limit
 // parameters; it also returns the store's arrival sequence at that moment.
-func (a *API) page(r *http.Request, f storage.Filter) (MessagesSummary, uint64, error) {
+func (a *API) page(r *http.Request, f storage.Filter) (apitypes.MessagesSummary, uint64, error) {
 	start, err := IntParam(r, "start", 0)
 	if err != nil {
-		return MessagesSummary{}, 0, err
+		return apitypes.MessagesSummary{}, 0, err
 	}
 	limit, err := IntParam(r, "limit", 50)
 	if err != nil {
-		return MessagesSummary{}, 0, err
+		return apitypes.MessagesSummary{}, 0, err
 	}
 	p := a.store.List(f, start, limit)
 	st := a.store.Stats()
-	out := MessagesSummary{
+	out := apitypes.MessagesSummary{
 		Total: st.Total, Unread: st.Unread, Count: len(p.Messages),
 		MessagesCount: p.Matched, MessagesUnread: p.Unread, Start: start,
-		Tags: []string{}, Messages: make([]storage.Summary, 0, len(p.Messages)), Evicted: st.Evicted,
+		Tags: []string{}, Messages: make([]apitypes.Summary, 0, len(p.Messages)), Evicted: st.Evicted,
 	}
 	for _, m := range p.Messages {
-		out.Messages = append(out.Messages, m.Summary())
+		out.Messages = append(out.Messages, summaryOf(m.Summary()))
 	}
 	return out, p.Seq, nil
 }
@@ -294,53 +281,10 @@ func (a *API) lookup(r *http.Request) (*storage.Message, error) {
 	return a.store.Get(id)
 }
 
-// Message is Mailpit's message view plus mailsink's envelope, delivery and
-// parse errors.
-type Message struct {
-	ID              string
-	MessageID       string
-	Read            bool
-	From            *storage.Address
-	To, Cc, Bcc     []storage.Address
-	ReplyTo         []storage.Address
-	ReturnPath      string
-	Subject         string
-	ListUnsubscribe ListUnsubscribe
-	Date            time.Time
-	Tags            []string
-	Username        string
-	Text            string
-	HTML            string
-	Size            int
-	Inline          []Attachment
-	Attachments     []Attachment
-	Envelope        storage.Envelope
-	Delivery        storage.Delivery
-	Errors          []string // MIME problems found while parsing; the raw message is kept as is
-}
-
-// ListUnsubscribe is Mailpit's List-Unsubscribe view.
-type ListUnsubscribe struct {
-	Header     string
-	Links      []string
-	Errors     string
-	HeaderPost string
-}
-
-// Attachment is Mailpit's attachment view.
-type Attachment struct {
-	PartID      string
-	FileName    string
-	ContentType string
-	ContentID   string
-	Size        int
-	Checksums   struct{ MD5, SHA1, SHA256 string }
-}
-
-func attachments(list []storage.Attachment) []Attachment {
-	out := make([]Attachment, 0, len(list))
+func attachments(list []storage.Attachment) []apitypes.Attachment {
+	out := make([]apitypes.Attachment, 0, len(list))
 	for _, p := range list {
-		a := Attachment{PartID: p.PartID, FileName: p.FileName, ContentType: p.ContentType, ContentID: p.ContentID, Size: p.Size}
+		a := apitypes.Attachment{PartID: p.PartID, FileName: p.FileName, ContentType: p.ContentType, ContentID: p.ContentID, Size: p.Size}
 		m, s1, s256 := md5.Sum(p.Content), sha1.Sum(p.Content), sha256.Sum256(p.Content)
 		a.Checksums.MD5, a.Checksums.SHA1, a.Checksums.SHA256 = hex.EncodeToString(m[:]), hex.EncodeToString(s1[:]), hex.EncodeToString(s256[:])
 		out = append(out, a)
@@ -360,12 +304,13 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 	if date.IsZero() {
 		date = m.Received()
 	}
-	out := Message{
-		ID: m.ID, MessageID: s.MessageID, Read: true, From: s.From, To: s.To, Cc: s.Cc, Bcc: s.Bcc, ReplyTo: s.ReplyTo,
+	out := apitypes.Message{
+		ID: m.ID, MessageID: s.MessageID, Read: true, From: addressOf(s.From),
+		To: addresses(s.To), Cc: addresses(s.Cc), Bcc: addresses(s.Bcc), ReplyTo: addresses(s.ReplyTo),
 		ReturnPath: p.ReturnPath, Subject: s.Subject, Date: date, Tags: []string{}, Username: s.Username,
 		Text: p.Text, HTML: p.HTML, Size: s.Size, Inline: attachments(p.Inline), Attachments: attachments(p.Attachments),
-		Envelope: s.Envelope, Delivery: s.Delivery, Errors: p.Errors,
-		ListUnsubscribe: ListUnsubscribe{Links: []string{}},
+		Envelope: apitypes.Envelope(s.Envelope), Delivery: apitypes.Delivery(s.Delivery), Errors: p.Errors,
+		ListUnsubscribe: apitypes.ListUnsubscribe{Links: []string{}},
 	}
 	if out.ReturnPath == "" {
 		out.ReturnPath = m.Envelope.From
@@ -431,7 +376,7 @@ func (a *API) getPart(w http.ResponseWriter, r *http.Request) error {
 	}
 	part, found := m.Parse().Part(r.PathValue("part"))
 	if !found {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{"part not found"})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "part not found"})
 		return nil
 	}
 	ct := part.ContentType
@@ -456,29 +401,9 @@ func (a *API) getPart(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// Info is Mailpit's AppInformation subset plus mailsink's store counters.
-type Info struct {
-	Version      string
-	Messages     int
-	Unread       int
-	Tags         map[string]int
-	RuntimeStats struct {
-		Uptime           int
-		MessagesDeleted  uint64
-		MessagesEvicted  uint64
-		SMTPAccepted     uint64
-		SMTPAcceptedSize int64
-	}
-	StoreLimits struct {
-		MaxMessages int
-		MaxBytes    int64
-	}
-	StoreBytes int64
-}
-
 func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 	st := a.store.Stats()
-	var out Info
+	var out apitypes.Info
 	out.Version = a.opts.Version
 	out.Messages, out.Unread, out.Tags, out.StoreBytes = st.Total, st.Unread, map[string]int{}, st.Bytes
 	out.RuntimeStats.Uptime = int(time.Since(a.started).Seconds())
@@ -494,7 +419,7 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) certificate(w http.ResponseWriter, r *http.Request) error {
 	if len(a.opts.CertPEM) == 0 {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{"no TLS certificate configured"})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "no TLS certificate configured"})
 		return nil
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")

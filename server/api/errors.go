@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -19,9 +20,7 @@ func (e badRequest) Error() string { return e.msg }
 func BadRequest(msg string) error { return badRequest{msg} }
 
 // ErrorBody is every error answer: {"Error": "..."}.
-type ErrorBody struct {
-	Error string
-}
+type ErrorBody = apitypes.ErrorBody
 
 // WriteError maps err to a status: ErrNotFound 404, client mistakes 400,
 // anything else 500 without echoing internal text.
@@ -30,14 +29,14 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		WriteJSON(w, http.StatusNotFound, ErrorBody{"message not found"})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "message not found"})
 	case errors.As(err, &br):
-		WriteJSON(w, http.StatusBadRequest, ErrorBody{br.msg})
+		WriteJSON(w, http.StatusBadRequest, ErrorBody{Error: br.msg})
 	case errors.As(err, &mbe):
-		WriteJSON(w, http.StatusRequestEntityTooLarge, ErrorBody{"request body too large"})
+		WriteJSON(w, http.StatusRequestEntityTooLarge, ErrorBody{Error: "request body too large"})
 	default:
 		log.Error("API request failed", "err", err)
-		WriteJSON(w, http.StatusInternalServerError, ErrorBody{"internal error"})
+		WriteJSON(w, http.StatusInternalServerError, ErrorBody{Error: "internal error"})
 	}
 }
 

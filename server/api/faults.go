@@ -8,21 +8,17 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/storage"
 )
-
-// FaultRules is the body of GET /api/v1/faults.
-type FaultRules struct {
-	Rules []faults.Rule
-}
 
 func (a *API) listFaults(w http.ResponseWriter, r *http.Request) error {
 	rules := a.opts.Faults.Rules()
 	if rules == nil {
 		rules = []faults.Rule{}
 	}
-	WriteJSON(w, http.StatusOK, FaultRules{rules})
+	WriteJSON(w, http.StatusOK, apitypes.FaultRules{Rules: rules})
 	return nil
 }
 
@@ -50,7 +46,7 @@ func (a *API) addFaults(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return BadRequest(err.Error())
 	}
-	WriteJSON(w, http.StatusCreated, FaultRules{added})
+	WriteJSON(w, http.StatusCreated, apitypes.FaultRules{Rules: added})
 	return nil
 }
 
@@ -61,23 +57,10 @@ func (a *API) deleteFaults(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) deleteFault(w http.ResponseWriter, r *http.Request) error {
 	if !a.opts.Faults.Remove(r.PathValue("id")) {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{"no fault rule with ID " + strconv.Quote(r.PathValue("id"))})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "no fault rule with ID " + strconv.Quote(r.PathValue("id"))})
 		return nil
 	}
 	return ok(w, r)
-}
-
-// ChaosTrigger and ChaosTriggers are Mailpit's chaos shapes. Probability is
-// a percentage, as in Mailpit.
-type ChaosTrigger struct {
-	ErrorCode   int
-	Probability int
-}
-
-type ChaosTriggers struct {
-	Sender         ChaosTrigger
-	Recipient      ChaosTrigger
-	Authentication ChaosTrigger
 }
 
 // chaosIDs are the fault rules that stand for Mailpit's chaos triggers.
@@ -97,17 +80,17 @@ func (a *API) getChaos(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) chaos() ChaosTriggers {
-	var out ChaosTriggers
-	triggers := []*ChaosTrigger{&out.Sender, &out.Recipient, &out.Authentication}
+func (a *API) chaos() apitypes.ChaosTriggers {
+	var out apitypes.ChaosTriggers
+	triggers := []*apitypes.ChaosTrigger{&out.Sender, &out.Recipient, &out.Authentication}
 	for i, c := range chaosStages {
-		*triggers[i] = ChaosTrigger{ErrorCode: c.def}
+		*triggers[i] = apitypes.ChaosTrigger{ErrorCode: c.def}
 	}
 	for _, rule := range a.opts.Faults.Rules() {
 		for i, c := range chaosStages {
 			if rule.ID == c.id {
 				rep, _ := rule.ParsedReply()
-				*triggers[i] = ChaosTrigger{ErrorCode: rep.Code, Probability: int(rule.Probability*100 + 0.5)}
+				*triggers[i] = apitypes.ChaosTrigger{ErrorCode: rep.Code, Probability: int(rule.Probability*100 + 0.5)}
 			}
 		}
 	}
@@ -117,7 +100,7 @@ func (a *API) chaos() ChaosTriggers {
 // putChaos replaces the chaos triggers, as Mailpit's PUT does: omitted
 // triggers reset to 0%.
 func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
-	var in ChaosTriggers
+	var in apitypes.ChaosTriggers
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		return err
@@ -127,7 +110,7 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 			return BadRequest("request body: want {\"Sender\":{\"ErrorCode\":451,\"Probability\":10},...}: " + err.Error())
 		}
 	}
-	triggers := []ChaosTrigger{in.Sender, in.Recipient, in.Authentication}
+	triggers := []apitypes.ChaosTrigger{in.Sender, in.Recipient, in.Authentication}
 	var rules []faults.Rule
 	for i, c := range chaosStages {
 		t := triggers[i]
@@ -153,12 +136,6 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 	}
 	WriteJSON(w, http.StatusOK, a.chaos())
 	return nil
-}
-
-// Sessions is the body of GET /api/v1/sessions.
-type Sessions struct {
-	Total    int
-	Sessions []*storage.Transcript
 }
 
 // listSessions answers newest first, optionally filtered by listener port
@@ -195,12 +172,13 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 		}
 		return true
 	})
-	out := Sessions{Total: len(list), Sessions: list}
+	total := len(list)
 	if limit > 0 && len(list) > limit {
-		out.Sessions = list[:limit]
+		list = list[:limit]
 	}
-	if out.Sessions == nil {
-		out.Sessions = []*storage.Transcript{}
+	out := apitypes.Sessions{Total: total, Sessions: make([]*apitypes.Transcript, len(list))}
+	for i, t := range list {
+		out.Sessions[i] = transcriptOf(t)
 	}
 	WriteJSON(w, http.StatusOK, out)
 	return nil
@@ -209,10 +187,10 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.store.Sessions().Get(r.PathValue("id"))
 	if err != nil {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{"session not found"})
+		WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "session not found"})
 		return nil
 	}
-	WriteJSON(w, http.StatusOK, t)
+	WriteJSON(w, http.StatusOK, transcriptOf(t))
 	return nil
 }
 

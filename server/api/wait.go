@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -13,13 +14,6 @@ const (
 	defaultWait = 30 * time.Second
 	maxWait     = 10 * time.Minute
 )
-
-// WaitTimeout is the body of a wait that ran out of time (408).
-type WaitTimeout struct {
-	Error   string
-	Matched int // messages matching the query when time ran out
-	Count   int // messages the caller waited for
-}
 
 // wait answers GET /api/v1/wait?query=&count=N&timeout=30s as soon as at
 // least N stored messages match the query, counting those already there.
@@ -64,10 +58,10 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 		if r.Context().Err() != nil {
 			// The client went away, or mailsink is shutting down; in the
 			// second case someone may still be listening.
-			WriteJSON(w, http.StatusServiceUnavailable, ErrorBody{"mailsink is shutting down"})
+			WriteJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: "mailsink is shutting down"})
 			return nil
 		}
-		WriteJSON(w, http.StatusRequestTimeout, WaitTimeout{
+		WriteJSON(w, http.StatusRequestTimeout, apitypes.WaitTimeout{
 			Error:   fmt.Sprintf("timed out after %s: %d of %d messages matched", timeout, matched, count),
 			Matched: matched, Count: count,
 		})
@@ -87,10 +81,10 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 
 // extend puts fresh (matching messages that arrived after out was listed,
 // oldest first) on top of out, newest first, keeping at most limit.
-func (a *API) extend(out MessagesSummary, fresh []*storage.Message, limit int) MessagesSummary {
-	msgs := make([]storage.Summary, 0, len(fresh)+len(out.Messages))
+func (a *API) extend(out apitypes.MessagesSummary, fresh []*storage.Message, limit int) apitypes.MessagesSummary {
+	msgs := make([]apitypes.Summary, 0, len(fresh)+len(out.Messages))
 	for i := len(fresh) - 1; i >= 0 && (limit <= 0 || len(msgs) < limit); i-- {
-		msgs = append(msgs, fresh[i].Summary())
+		msgs = append(msgs, summaryOf(fresh[i].Summary()))
 		if !fresh[i].Read() {
 			out.MessagesUnread++
 		}
