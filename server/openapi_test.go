@@ -375,6 +375,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/message/latest?query=is:maybe", status: 400},
 		{method: "GET", path: "/api/v1/message/nope", status: 404},
 		{method: "GET", path: "/api/v1/message/latest/raw?dl=1", status: 200},
+		{method: "GET", path: "/api/v1/message/latest/raw?dl=yes", status: 400, docRejects: true},
 		{method: "GET", path: "/api/v1/message/latest/raw?query=is:maybe", status: 400},
 		{method: "GET", path: "/api/v1/message/nope/raw", status: 404},
 		{method: "GET", path: "/api/v1/message/latest/headers?query=is:maybe", status: 400},
@@ -382,6 +383,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/message/latest/part/1?query=is:maybe", status: 400},
 		{method: "GET", path: "/api/v1/message/nope/part/1", status: 404},
 		{method: "GET", path: "/api/v1/message/" + attached + "/part/99", status: 404},
+		{method: "GET", path: "/api/v1/message/" + attached + "/part/1?dl=2", status: 400, docRejects: true},
 		// Waiting.
 		{method: "GET", path: "/api/v1/wait?query=to:hidden@openapi.test&count=2&timeout=5s", status: 200},
 		{method: "GET", path: "/api/v1/wait", status: 200},
@@ -423,6 +425,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/sessions", status: 200},
 		{method: "GET", path: "/api/v1/sessions?port=0&client=127.0.0.1&message=" + latest.ID + "&limit=5", status: 200},
 		{method: "GET", path: "/api/v1/sessions?port=abc", status: 400, docRejects: true},
+		{method: "GET", path: "/api/v1/sessions?faulted=yes", status: 400, docRejects: true},
 		{method: "GET", path: "/api/v1/session/" + session, status: 200},
 		{method: "GET", path: "/api/v1/sessions/" + faultedSession, status: 200},
 		{method: "GET", path: "/api/v1/session/nope", status: 404},

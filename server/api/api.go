@@ -21,6 +21,7 @@ import (
 
 	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -61,7 +62,7 @@ func New(store *storage.Store, opts Options) *API {
 		a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 			if err := fn(w, r); err != nil {
-				WriteError(w, a.log, err)
+				httperr.Write(w, r, a.log, err)
 			}
 		})
 	}
@@ -91,8 +92,7 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /livez", ok)
 	h("GET /readyz", ok)
 	h("/api/", func(w http.ResponseWriter, r *http.Request) error {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)})
-		return nil
+		return httperr.New(http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return a
 }
@@ -105,43 +105,40 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 //go:embed openapi.json
 var openapiDoc string
 
+// Handlers that stream a body do not return its write error: once the
+// status is out, a failed write means the client went away and there is
+// nothing left to answer.
+
 func (a *API) openapi(w http.ResponseWriter, _ *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
-	_, err := io.WriteString(w, openapiDoc)
-	return err
+	io.WriteString(w, openapiDoc)
+	return nil
 }
 
 func ok(w http.ResponseWriter, _ *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, err := io.WriteString(w, "ok")
-	return err
+	io.WriteString(w, "ok")
+	return nil
 }
 
-// IntParam reads a whole number >= 0 from the query; absent is def.
-func IntParam(r *http.Request, name string, def int) (int, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return def, nil
+// paging reads the start and limit parameters; limit 0 means all.
+func paging(r *http.Request, defLimit int) (start, limit int, err error) {
+	if start, err = httperr.IntParam(r, "start", 0); err != nil {
+		return 0, 0, err
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, BadRequest(fmt.Sprintf("parameter %s=%q: want a whole number >= 0", name, v))
+	if limit, err = httperr.IntParam(r, "limit", defLimit); err != nil {
+		return 0, 0, err
 	}
-	return n, nil
+	return start, limit, nil
 }
 
-// page lists the messages f selects, paged by the start and limit
-// parameters; it also returns the store's arrival sequence at that moment.
-func (a *API) page(r *http.Request, f storage.Filter) (apitypes.MessagesSummary, uint64, error) {
-	start, err := IntParam(r, "start", 0)
-	if err != nil {
-		return apitypes.MessagesSummary{}, 0, err
-	}
-	limit, err := IntParam(r, "limit", 50)
-	if err != nil {
-		return apitypes.MessagesSummary{}, 0, err
-	}
-	p := a.store.List(f, start, limit)
+// page lists the messages f selects from start, at most limit (0: all).
+func (a *API) page(f storage.Filter, start, limit int) apitypes.MessagesSummary {
+	return a.summary(a.store.List(f, start, limit), start)
+}
+
+// summary is the list answer for p, a page of the store from start.
+func (a *API) summary(p storage.Page, start int) apitypes.MessagesSummary {
 	st := a.store.Stats()
 	out := apitypes.MessagesSummary{
 		Total: st.Total, Unread: st.Unread, Count: len(p.Messages),
@@ -151,7 +148,7 @@ func (a *API) page(r *http.Request, f storage.Filter) (apitypes.MessagesSummary,
 	for _, m := range p.Messages {
 		out.Messages = append(out.Messages, summaryOf(m.Summary()))
 	}
-	return out, p.Seq, nil
+	return out
 }
 
 // listing serves a page of messages matching the query parameter, which
@@ -162,11 +159,11 @@ func (a *API) listing(queryRequired bool) func(http.ResponseWriter, *http.Reques
 		if err != nil {
 			return err
 		}
-		out, _, err := a.page(r, f)
+		start, limit, err := paging(r, 50)
 		if err != nil {
 			return err
 		}
-		WriteJSON(w, http.StatusOK, out)
+		httperr.JSON(w, http.StatusOK, a.page(f, start, limit))
 		return nil
 	}
 }
@@ -176,20 +173,20 @@ func (a *API) listing(queryRequired bool) func(http.ResponseWriter, *http.Reques
 func (a *API) queryFilter(r *http.Request, required bool) (storage.Filter, error) {
 	q := r.URL.Query().Get("query")
 	if required && strings.TrimSpace(q) == "" {
-		return nil, BadRequest("parameter query is required")
+		return nil, httperr.BadRequest("parameter query is required")
 	}
 	loc := time.Local
 	if tz := r.URL.Query().Get("tz"); tz != "" {
 		l, err := time.LoadLocation(tz)
 		if err != nil {
-			return nil, BadRequest(fmt.Sprintf("parameter tz=%q: unknown time zone", tz))
+			return nil, httperr.BadParam("tz", tz, "a time zone name such as Europe/Berlin")
 		}
 		loc = l
 	}
 	f, err := storage.ParseQuery(q, a.opts.Now(), loc)
 	var qe *storage.QueryError
 	if errors.As(err, &qe) {
-		return nil, BadRequest(qe.Error())
+		return nil, httperr.BadRequest(fmt.Sprintf("parameter query=%q: %s", qe.Query, qe.Problem))
 	}
 	return f, err
 }
@@ -211,23 +208,23 @@ type idsBody struct {
 }
 
 // readIDs decodes an optional JSON body; an empty body is the zero value.
-func readIDs(r *http.Request) (idsBody, bool, error) {
+func readIDs(r *http.Request) (idsBody, error) {
 	var b idsBody
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
-		return b, false, err
+		return b, err
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
-		return b, false, nil
+		return b, nil
 	}
 	if err := json.Unmarshal(data, &b); err != nil {
-		return b, false, BadRequest("request body: want JSON such as {\"IDs\":[\"...\"]}: " + err.Error())
+		return b, httperr.BadRequest("request body: want JSON such as {\"IDs\":[\"...\"]}: " + err.Error())
 	}
-	return b, true, nil
+	return b, nil
 }
 
 func (a *API) deleteMessages(w http.ResponseWriter, r *http.Request) error {
-	b, _, err := readIDs(r)
+	b, err := readIDs(r)
 	if err != nil {
 		return err
 	}
@@ -243,14 +240,14 @@ func (a *API) deleteMessages(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) setRead(w http.ResponseWriter, r *http.Request) error {
-	b, _, err := readIDs(r)
+	b, err := readIDs(r)
 	if err != nil {
 		return err
 	}
 	var f storage.Filter
 	switch {
 	case len(b.IDs) > 0 && b.Search != "":
-		return BadRequest("request body: give IDs or Search, not both")
+		return httperr.BadRequest("request body: give IDs or Search, not both")
 	case len(b.IDs) > 0:
 		want := map[string]bool{}
 		for _, id := range b.IDs {
@@ -261,7 +258,9 @@ func (a *API) setRead(w http.ResponseWriter, r *http.Request) error {
 		var qe *storage.QueryError
 		f, err = storage.ParseQuery(b.Search, a.opts.Now(), time.Local)
 		if errors.As(err, &qe) {
-			return BadRequest(qe.Error())
+			return httperr.BadRequest(fmt.Sprintf("request body: Search %q: %s", qe.Query, qe.Problem))
+		} else if err != nil {
+			return err
 		}
 	}
 	a.store.SetRead(f, b.Read)
@@ -276,9 +275,14 @@ func (a *API) lookup(r *http.Request) (*storage.Message, error) {
 		if err != nil {
 			return nil, err
 		}
-		return a.store.Latest(f)
+		m, err := a.store.Latest(f)
+		if q := r.URL.Query().Get("query"); q != "" {
+			return m, httperr.NotFoundAs(fmt.Sprintf("message matching query %q", q), err)
+		}
+		return m, httperr.NotFoundAs("latest message", err)
 	}
-	return a.store.Get(id)
+	m, err := a.store.Get(id)
+	return m, httperr.NotFoundAs("message "+strconv.Quote(id), err)
 }
 
 func attachments(list []storage.Attachment) []apitypes.Attachment {
@@ -327,11 +331,15 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	WriteJSON(w, http.StatusOK, out)
+	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) getRaw(w http.ResponseWriter, r *http.Request) error {
+	dl, err := httperr.BoolParam(r, "dl")
+	if err != nil {
+		return err
+	}
 	m, err := a.lookup(r)
 	if err != nil {
 		return err
@@ -339,11 +347,11 @@ func (a *API) getRaw(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(m.Raw)))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if r.URL.Query().Get("dl") == "1" {
+	if dl {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": m.ID + ".eml"}))
 	}
-	_, err = w.Write(m.Raw)
-	return err
+	w.Write(m.Raw)
+	return nil
 }
 
 func (a *API) getHeaders(w http.ResponseWriter, r *http.Request) error {
@@ -365,19 +373,23 @@ func (a *API) getHeaders(w http.ResponseWriter, r *http.Request) error {
 		}
 		out[textproto.CanonicalMIMEHeaderKey(k)] = vals
 	}
-	WriteJSON(w, http.StatusOK, out)
+	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) getPart(w http.ResponseWriter, r *http.Request) error {
+	dl, err := httperr.BoolParam(r, "dl")
+	if err != nil {
+		return err
+	}
 	m, err := a.lookup(r)
 	if err != nil {
 		return err
 	}
-	part, found := m.Parse().Part(r.PathValue("part"))
+	partID := r.PathValue("part")
+	part, found := m.Parse().Part(partID)
 	if !found {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "part not found"})
-		return nil
+		return httperr.NotFound(fmt.Sprintf("part %q of message %q", partID, m.ID))
 	}
 	ct := part.ContentType
 	if ct == "" {
@@ -389,7 +401,7 @@ func (a *API) getPart(w http.ResponseWriter, r *http.Request) error {
 	// Parts are attacker-controlled: never let one run as a page in our origin.
 	w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")
 	disp := "inline"
-	if r.URL.Query().Get("dl") == "1" {
+	if dl {
 		disp = "attachment"
 	}
 	name := part.FileName
@@ -397,8 +409,8 @@ func (a *API) getPart(w http.ResponseWriter, r *http.Request) error {
 		name = "part-" + part.PartID
 	}
 	w.Header().Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": name}))
-	_, err = w.Write(part.Content)
-	return err
+	w.Write(part.Content)
+	return nil
 }
 
 func (a *API) info(w http.ResponseWriter, r *http.Request) error {
@@ -413,16 +425,15 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 	out.RuntimeStats.SMTPAcceptedSize = st.AcceptedBytes
 	lim := a.store.Limits()
 	out.StoreLimits.MaxMessages, out.StoreLimits.MaxBytes = lim.MaxMessages, lim.MaxBytes
-	WriteJSON(w, http.StatusOK, out)
+	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) certificate(w http.ResponseWriter, r *http.Request) error {
 	if len(a.opts.CertPEM) == 0 {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "no TLS certificate configured"})
-		return nil
+		return httperr.New(http.StatusNotFound, "no TLS certificate configured")
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
-	_, err := w.Write(a.opts.CertPEM)
-	return err
+	w.Write(a.opts.CertPEM)
+	return nil
 }

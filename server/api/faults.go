@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -18,7 +19,7 @@ func (a *API) listFaults(w http.ResponseWriter, r *http.Request) error {
 	if rules == nil {
 		rules = []faults.Rule{}
 	}
-	WriteJSON(w, http.StatusOK, apitypes.FaultRules{Rules: rules})
+	httperr.JSON(w, http.StatusOK, apitypes.FaultRules{Rules: rules})
 	return nil
 }
 
@@ -40,13 +41,13 @@ func (a *API) addFaults(w http.ResponseWriter, r *http.Request) error {
 		rules = []faults.Rule{one}
 	}
 	if err != nil {
-		return BadRequest("request body: want a fault rule object or an array of them: " + err.Error())
+		return httperr.BadRequest("request body: want a fault rule object or an array of them: " + err.Error())
 	}
 	added, err := a.opts.Faults.Add(rules...)
 	if err != nil {
-		return BadRequest(err.Error())
+		return httperr.BadRequest(err.Error())
 	}
-	WriteJSON(w, http.StatusCreated, apitypes.FaultRules{Rules: added})
+	httperr.JSON(w, http.StatusCreated, apitypes.FaultRules{Rules: added})
 	return nil
 }
 
@@ -56,9 +57,8 @@ func (a *API) deleteFaults(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteFault(w http.ResponseWriter, r *http.Request) error {
-	if !a.opts.Faults.Remove(r.PathValue("id")) {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "no fault rule with ID " + strconv.Quote(r.PathValue("id"))})
-		return nil
+	if id := r.PathValue("id"); !a.opts.Faults.Remove(id) {
+		return httperr.NotFound("fault rule " + strconv.Quote(id))
 	}
 	return ok(w, r)
 }
@@ -76,7 +76,7 @@ var chaosStages = []struct {
 }
 
 func (a *API) getChaos(w http.ResponseWriter, r *http.Request) error {
-	WriteJSON(w, http.StatusOK, a.chaos())
+	httperr.JSON(w, http.StatusOK, a.chaos())
 	return nil
 }
 
@@ -88,8 +88,9 @@ func (a *API) chaos() apitypes.ChaosTriggers {
 	}
 	for _, rule := range a.opts.Faults.Rules() {
 		for i, c := range chaosStages {
-			if rule.ID == c.id {
-				rep, _ := rule.ParsedReply()
+			// A rule that only has a chaos ID (a drop or a delay added
+			// through /api/v1/faults) is no Mailpit trigger.
+			if rep, hasReply := rule.ParsedReply(); rule.ID == c.id && hasReply {
 				*triggers[i] = apitypes.ChaosTrigger{ErrorCode: rep.Code, Probability: int(rule.Probability*100 + 0.5)}
 			}
 		}
@@ -107,7 +108,7 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(strings.TrimSpace(string(data))) > 0 {
 		if err := json.Unmarshal(data, &in); err != nil {
-			return BadRequest("request body: want {\"Sender\":{\"ErrorCode\":451,\"Probability\":10},...}: " + err.Error())
+			return httperr.BadRequest("request body: want {\"Sender\":{\"ErrorCode\":451,\"Probability\":10},...}: " + err.Error())
 		}
 	}
 	triggers := []apitypes.ChaosTrigger{in.Sender, in.Recipient, in.Authentication}
@@ -118,7 +119,7 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 			t.ErrorCode = c.def
 		}
 		if t.ErrorCode < 400 || t.ErrorCode > 599 || t.Probability < 0 || t.Probability > 100 {
-			return BadRequest(fmt.Sprintf("chaos trigger %d: ErrorCode must be 400-599 and Probability 0-100", i))
+			return httperr.BadRequest(fmt.Sprintf("chaos trigger %d: ErrorCode must be 400-599 and Probability 0-100", i))
 		}
 		if t.Probability == 0 {
 			continue
@@ -127,14 +128,14 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, r := range rules { // validate before touching the live set
 		if err := r.Validate(); err != nil {
-			return BadRequest(err.Error())
+			return httperr.BadRequest(err.Error())
 		}
 	}
 	a.opts.Faults.RemoveIf(func(r faults.Rule) bool { return strings.HasPrefix(r.ID, "chaos-") })
 	if _, err := a.opts.Faults.Add(rules...); err != nil {
-		return BadRequest(err.Error())
+		return httperr.BadRequest(err.Error())
 	}
-	WriteJSON(w, http.StatusOK, a.chaos())
+	httperr.JSON(w, http.StatusOK, a.chaos())
 	return nil
 }
 
@@ -142,16 +143,20 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 // (?port=), client address prefix (?client=), message ID (?message=) and
 // whether a fault fired (?faulted=1); ?limit= (default 100).
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
+	port, err := httperr.IntParam(r, "port", 0)
+	if err != nil {
+		return err
+	}
+	limit, err := httperr.IntParam(r, "limit", 100)
+	if err != nil {
+		return err
+	}
+	faulted, err := httperr.BoolParam(r, "faulted")
+	if err != nil {
+		return err
+	}
 	q := r.URL.Query()
-	port, err := IntParam(r, "port", 0)
-	if err != nil {
-		return err
-	}
-	limit, err := IntParam(r, "limit", 100)
-	if err != nil {
-		return err
-	}
-	client, msg, faulted := q.Get("client"), q.Get("message"), q.Get("faulted") == "1"
+	client, msg := q.Get("client"), q.Get("message")
 	list := a.store.Sessions().List(func(t *storage.Transcript) bool {
 		if port != 0 && t.Port != port {
 			return false
@@ -180,17 +185,17 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 	for i, t := range list {
 		out.Sessions[i] = transcriptOf(t)
 	}
-	WriteJSON(w, http.StatusOK, out)
+	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
-	t, err := a.store.Sessions().Get(r.PathValue("id"))
+	id := r.PathValue("id")
+	t, err := a.store.Sessions().Get(id)
 	if err != nil {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "session not found"})
-		return nil
+		return httperr.NotFoundAs("session "+strconv.Quote(id), err)
 	}
-	WriteJSON(w, http.StatusOK, transcriptOf(t))
+	httperr.JSON(w, http.StatusOK, transcriptOf(t))
 	return nil
 }
 
