@@ -38,7 +38,16 @@ func TestAPIClientMistakesAreJSON4xx(t *testing.T) {
 		{"GET", "/api/v1/message/nope", "", 404, "not found"},
 		{"GET", "/api/v1/message/nope/raw", "", 404, "not found"},
 		{"GET", "/api/v1/message/nope/headers", "", 404, "not found"},
-		{"GET", "/api/v1/message/" + id + "/part/9", "", 404, "part not found"},
+		{"GET", "/api/v1/message/" + id + "/part/9", "", 404, `part "9" of message "` + id + `" not found`},
+		{"GET", "/api/v1/message/latest?query=to:nobody@example.test", "", 404, "message matching query"},
+		{"GET", "/api/v1/message/" + id + "/raw?dl=maybe", "", 400, `parameter dl="maybe"`},
+		{"GET", "/api/v1/session/nope", "", 404, `session "nope" not found`},
+		{"GET", "/api/v1/sessions?faulted=yes", "", 400, `parameter faulted="yes"`},
+		{"GET", "/api/v1/sessions?port=smtp", "", 400, `parameter port="smtp"`},
+		{"DELETE", "/api/v1/faults/nope", "", 404, `fault rule "nope" not found`},
+		{"GET", "/api/v1/wait?count=0", "", 400, `parameter count="0"`},
+		{"GET", "/api/v1/wait?limit=many", "", 400, `parameter limit="many"`},
+		{"GET", "/api/v1/wait?timeout=forever", "", 400, `parameter timeout="forever"`},
 		{"GET", "/api/v1/messages?limit=abc", "", 400, "limit"},
 		{"GET", "/api/v1/messages?start=-1", "", 400, "start"},
 		{"GET", "/api/v1/search", "", 400, "query"},
@@ -186,6 +195,10 @@ func TestBrowserAttacksAreRefused(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
+			}
+			var e struct{ Error string }
+			if tt.status == 403 && (json.Unmarshal(body, &e) != nil || e.Error == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json")) {
+				t.Fatalf("refusal %q (%s) is not {\"Error\":...}", body, resp.Header.Get("Content-Type"))
 			}
 		})
 	}

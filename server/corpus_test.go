@@ -13,8 +13,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/sinktest"
-	"github.com/mailsink/mailsink/storage"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the current output")
@@ -23,8 +23,8 @@ var update = flag.Bool("update", false, "rewrite testdata/golden from the curren
 // from the messages' sources.
 type expectation struct {
 	Subject      *string
-	From         *storage.Address
-	To, Cc       []storage.Address
+	From         *apitypes.Address
+	To, Cc       []apitypes.Address
 	Attachments  *int
 	Inline       *int
 	TextContains string `json:"text_contains"`
@@ -126,7 +126,7 @@ func TestCorpusRoundTrip(t *testing.T) {
 	}
 }
 
-func sameAddrs(a, b []storage.Address) bool {
+func sameAddrs(a, b []apitypes.Address) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -110,7 +111,7 @@ func TestBounceRuleThenDelivery(t *testing.T) {
 	}
 }
 
-func hasLine(tr *storage.Transcript, dir, text string) bool {
+func hasLine(tr *client.Transcript, dir, text string) bool {
 	for _, l := range tr.Lines {
 		if l.Dir == dir && strings.Contains(l.Text, text) {
 			return true
@@ -119,7 +120,7 @@ func hasLine(tr *storage.Transcript, dir, text string) bool {
 	return false
 }
 
-func dump(tr *storage.Transcript) string {
+func dump(tr *client.Transcript) string {
 	var b strings.Builder
 	for _, l := range tr.Lines {
 		b.WriteString(l.Dir + ": " + l.Text + "\n")
@@ -249,12 +250,12 @@ func TestFaultsAtEveryStage(t *testing.T) {
 
 // endedSession returns transcript id once its connection has ended,
 // waiting on the store's session-end event.
-func endedSession(t *testing.T, s *sinktest.Sink, id string) *storage.Transcript {
+func endedSession(t *testing.T, s *sinktest.Sink, id string) *client.Transcript {
 	t.Helper()
 	sub := s.Store.Subscribe(64)
 	defer sub.Close()
 	if tr, err := s.Store.Sessions().Get(id); err == nil && !tr.Active {
-		return tr
+		return asWire(t, tr)
 	}
 	timeout := time.After(5 * time.Second)
 	for {
@@ -264,7 +265,7 @@ func endedSession(t *testing.T, s *sinktest.Sink, id string) *storage.Transcript
 				t.Fatal("subscription dropped")
 			}
 			if e.Type == storage.EventSessionEnd && e.Transcript.ID == id {
-				return e.Transcript
+				return asWire(t, e.Transcript)
 			}
 		case <-timeout:
 			t.Fatalf("session %s did not end", id)
@@ -273,13 +274,14 @@ func endedSession(t *testing.T, s *sinktest.Sink, id string) *storage.Transcript
 }
 
 // waitSessionEnd closes the client and returns the finished transcript,
-// waiting on the store's session-end event rather than on time.
-func waitSessionEnd(t *testing.T, s *sinktest.Sink, rc *rawConn) *storage.Transcript {
+// waiting on the store's session-end event rather than on time, in the
+// form the API answers.
+func waitSessionEnd(t *testing.T, s *sinktest.Sink, rc *rawConn) *client.Transcript {
 	t.Helper()
 	sub := s.Store.Subscribe(64)
 	defer sub.Close()
 	if list := s.Store.Sessions().List(nil); len(list) == 1 && !list[0].Active {
-		return list[0]
+		return asWire(t, list[0])
 	}
 	rc.c.Close()
 	timeout := time.After(5 * time.Second)
@@ -290,12 +292,26 @@ func waitSessionEnd(t *testing.T, s *sinktest.Sink, rc *rawConn) *storage.Transc
 				t.Fatal("subscription dropped")
 			}
 			if e.Type == storage.EventSessionEnd {
-				return e.Transcript
+				return asWire(t, e.Transcript)
 			}
 		case <-timeout:
 			t.Fatal("session did not end")
 		}
 	}
+}
+
+// asWire is the transcript as the API would answer it.
+func asWire(t *testing.T, tr *storage.Transcript) *client.Transcript {
+	t.Helper()
+	b, err := json.Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out client.Transcript
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return &out
 }
 
 func TestPipelinedFaultRepliesStayInOrder(t *testing.T) {

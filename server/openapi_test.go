@@ -22,6 +22,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/mailsink/mailsink/server/api"
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/sinktest"
 	"github.com/mailsink/mailsink/storage"
 )
@@ -306,7 +307,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 	// Every message through every per-message route of both APIs.
 	for _, file := range files {
 		id := ids[filepath.Base(file)]
-		var m api.Message
+		var m apitypes.Message
 		if err := json.Unmarshal(ck.do(apiCall{method: "GET", path: "/api/v1/message/" + id, status: 200}), &m); err != nil {
 			t.Errorf("%s: %v", file, err)
 		}
@@ -344,7 +345,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 	if err := c.Quit(); err != nil {
 		t.Fatal(err)
 	}
-	var sessions api.Sessions
+	var sessions apitypes.Sessions
 	if err := json.Unmarshal(ck.do(apiCall{method: "GET", path: "/api/v1/sessions?faulted=1", status: 200}), &sessions); err != nil || len(sessions.Sessions) == 0 {
 		t.Fatalf("no faulted session: %v %+v", err, sessions)
 	}
@@ -374,6 +375,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/message/latest?query=is:maybe", status: 400},
 		{method: "GET", path: "/api/v1/message/nope", status: 404},
 		{method: "GET", path: "/api/v1/message/latest/raw?dl=1", status: 200},
+		{method: "GET", path: "/api/v1/message/latest/raw?dl=yes", status: 400, docRejects: true},
 		{method: "GET", path: "/api/v1/message/latest/raw?query=is:maybe", status: 400},
 		{method: "GET", path: "/api/v1/message/nope/raw", status: 404},
 		{method: "GET", path: "/api/v1/message/latest/headers?query=is:maybe", status: 400},
@@ -381,6 +383,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/message/latest/part/1?query=is:maybe", status: 400},
 		{method: "GET", path: "/api/v1/message/nope/part/1", status: 404},
 		{method: "GET", path: "/api/v1/message/" + attached + "/part/99", status: 404},
+		{method: "GET", path: "/api/v1/message/" + attached + "/part/1?dl=2", status: 400, docRejects: true},
 		// Waiting.
 		{method: "GET", path: "/api/v1/wait?query=to:hidden@openapi.test&count=2&timeout=5s", status: 200},
 		{method: "GET", path: "/api/v1/wait", status: 200},
@@ -422,6 +425,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/sessions", status: 200},
 		{method: "GET", path: "/api/v1/sessions?port=0&client=127.0.0.1&message=" + latest.ID + "&limit=5", status: 200},
 		{method: "GET", path: "/api/v1/sessions?port=abc", status: 400, docRejects: true},
+		{method: "GET", path: "/api/v1/sessions?faulted=yes", status: 400, docRejects: true},
 		{method: "GET", path: "/api/v1/session/" + session, status: 200},
 		{method: "GET", path: "/api/v1/sessions/" + faultedSession, status: 200},
 		{method: "GET", path: "/api/v1/session/nope", status: 404},

@@ -1,15 +1,15 @@
 // Package server assembles mailsink: it binds every SMTP listener and the
 // HTTP port, wires them to one store, and shuts them down together.
 //
-// Subpackages own the parts: smtpd (SMTP), api (JSON API), client (Go
-// client of the API), sinktest (in-process sink for Go tests). The web
-// inbox lives in the top-level webui package.
+// Subpackages own the parts: smtpd (SMTP), api (JSON API; its bodies in
+// api/apitypes, MailHog's in api/mailhog), httperr (the error answers every
+// handler shares), client (Go client of the API), sinktest (in-process
+// sink for Go tests). The web inbox lives in the top-level webui package.
 package server
 
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +24,7 @@ import (
 	"github.com/mailsink/mailsink/server/api"
 	"github.com/mailsink/mailsink/server/api/mailhog"
 	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/server/smtpd"
 	"github.com/mailsink/mailsink/storage"
 	"github.com/mailsink/mailsink/webui"
@@ -244,14 +245,14 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	loopbackOnly := s.cfg.Bind == "localhost" || (ip != nil && ip.IsLoopback())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if loopbackOnly && !s.hostAllowed(r.Host) {
-			refuse(w, fmt.Sprintf("host %q is not served; mailsink answers to localhost, loopback addresses and MAILSINK_HOSTNAME (or list it in MAILSINK_ALLOWED_ORIGINS)", r.Host))
+			httperr.Write(w, r, s.log, httperr.New(http.StatusForbidden, fmt.Sprintf("host %q is not served; mailsink answers to localhost, loopback addresses and MAILSINK_HOSTNAME (or list it in MAILSINK_ALLOWED_ORIGINS)", r.Host)))
 			return
 		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
 			if !webui.OriginAllowed(r, s.cfg.AllowedOrigins) {
-				refuse(w, "cross-origin request refused; list the origin in MAILSINK_ALLOWED_ORIGINS to allow it")
+				httperr.Write(w, r, s.log, httperr.New(http.StatusForbidden, "cross-origin request refused; list the origin in MAILSINK_ALLOWED_ORIGINS to allow it"))
 				return
 			}
 		}
@@ -277,13 +278,6 @@ func (s *Server) hostAllowed(hostport string) bool {
 		}
 	}
 	return false
-}
-
-func refuse(w http.ResponseWriter, msg string) {
-	body, _ := json.Marshal(struct{ Error string }{msg})
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusForbidden)
-	w.Write(append(body, '\n'))
 }
 
 // BoundListener describes one SMTP listener as bound.

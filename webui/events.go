@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -114,7 +115,7 @@ func OriginAllowed(r *http.Request, allowed []string) bool {
 // see pongs and the close.
 func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if !h.track() {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		httperr.Write(w, r, h.log, httperr.New(http.StatusServiceUnavailable, "mailsink is shutting down"))
 		return
 	}
 	defer h.conns.Done()

@@ -1,13 +1,13 @@
 package webui
 
 import (
-	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
+	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -34,20 +34,24 @@ var (
 // serveView answers /view/{id}.html (the HTML body for the inbox's iframe)
 // and /view/{id}.txt (the text body).
 func (h *Handler) serveView(w http.ResponseWriter, r *http.Request) {
+	if err := h.view(w, r); err != nil {
+		httperr.Write(w, r, h.log, err)
+	}
+}
+
+func (h *Handler) view(w http.ResponseWriter, r *http.Request) error {
 	file := r.PathValue("file")
 	id, kind, ok := strings.Cut(file, ".")
 	if !ok || (kind != "html" && kind != "txt") {
-		writeError(w, http.StatusNotFound, "not found")
-		return
+		return httperr.New(http.StatusNotFound, "view "+strconv.Quote(file)+" not found: want ID.html or ID.txt")
+	}
+	remote, err := httperr.BoolParam(r, "remote")
+	if err != nil {
+		return err
 	}
 	m, err := h.store.Get(id)
-	if errors.Is(err, storage.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "message not found")
-		return
-	} else if err != nil {
-		h.log.Error("view: getting message", "id", id, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal error")
-		return
+	if err != nil {
+		return httperr.NotFoundAs("message "+strconv.Quote(id), err)
 	}
 	p := m.Parse()
 	hd := w.Header()
@@ -57,16 +61,16 @@ func (h *Handler) serveView(w http.ResponseWriter, r *http.Request) {
 	if kind == "txt" {
 		hd.Set("Content-Security-Policy", viewCSP(false))
 		hd.Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte(p.Text)) // a failed write means the client left
-		return
+		w.Write([]byte(p.Text)) // a failed write means the client left
+		return nil
 	}
 	if p.HTML == "" {
-		writeError(w, http.StatusNotFound, "message has no HTML part")
-		return
+		return httperr.NotFound("HTML part of message " + strconv.Quote(id))
 	}
-	hd.Set("Content-Security-Policy", viewCSP(r.URL.Query().Get("remote") == "1"))
+	hd.Set("Content-Security-Policy", viewCSP(remote))
 	hd.Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write([]byte(prepareHTML(m.ID, p)))
+	w.Write([]byte(prepareHTML(m.ID, p)))
+	return nil
 }
 
 // prepareHTML points cid: references at the part endpoint, drops meta
@@ -108,12 +112,4 @@ func prepareHTML(id string, p *storage.Parsed) string {
 		return html[:loc[1]] + base + html[loc[1]:]
 	}
 	return base + html
-}
-
-// writeError writes {"Error": msg}; msg is ours, never internal error text.
-func writeError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(struct{ Error string }{msg}) // a failed write means the client left
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -77,6 +78,7 @@ func New(store *storage.Store, opts Options) *Handler {
 		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
 		CheckOrigin:     h.checkOrigin,
+		Error:           h.handshakeError,
 	}
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
@@ -113,6 +115,14 @@ func (h *Handler) track() bool {
 	}
 	h.conns.Add(1)
 	return true
+}
+
+// handshakeError answers a refused WebSocket handshake (a foreign Origin,
+// not a WebSocket request) like every other error, keeping the version
+// header gorilla's own answer carries.
+func (h *Handler) handshakeError(w http.ResponseWriter, r *http.Request, status int, reason error) {
+	w.Header().Set("Sec-Websocket-Version", "13")
+	httperr.Write(w, r, h.log, httperr.New(status, reason.Error()))
 }
 
 func uiHeaders(next http.Handler) http.Handler {

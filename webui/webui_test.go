@@ -239,6 +239,8 @@ func TestEventsOrigin(t *testing.T) {
 				t.Errorf("origin %q accepted", tc.origin)
 			} else if res == nil || res.StatusCode != http.StatusForbidden {
 				t.Errorf("origin %q: %v, want 403", tc.origin, err)
+			} else if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("origin %q: refused with Content-Type %q, want JSON", tc.origin, ct)
 			}
 		}
 	}

@@ -19,7 +19,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -60,7 +62,7 @@ func New(store *storage.Store, opts Options) *API {
 		a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 			if err := fn(w, r); err != nil {
-				WriteError(w, a.log, err)
+				httperr.Write(w, r, a.log, err)
 			}
 		})
 	}
@@ -90,8 +92,7 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /livez", ok)
 	h("GET /readyz", ok)
 	h("/api/", func(w http.ResponseWriter, r *http.Request) error {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)})
-		return nil
+		return httperr.New(http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return a
 }
@@ -104,67 +105,50 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 //go:embed openapi.json
 var openapiDoc string
 
+// Handlers that stream a body do not return its write error: once the
+// status is out, a failed write means the client went away and there is
+// nothing left to answer.
+
 func (a *API) openapi(w http.ResponseWriter, _ *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
-	_, err := io.WriteString(w, openapiDoc)
-	return err
+	io.WriteString(w, openapiDoc)
+	return nil
 }
 
 func ok(w http.ResponseWriter, _ *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, err := io.WriteString(w, "ok")
-	return err
+	io.WriteString(w, "ok")
+	return nil
 }
 
-// MessagesSummary is Mailpit's list response.
-type MessagesSummary struct {
-	Total          int               `json:"total"`
-	Unread         int               `json:"unread"`
-	Count          int               `json:"count"`
-	MessagesCount  int               `json:"messages_count"`
-	MessagesUnread int               `json:"messages_unread"`
-	Start          int               `json:"start"`
-	Tags           []string          `json:"tags"`
-	Messages       []storage.Summary `json:"messages"`
-	// mailsink: messages evicted since start to respect the store limits.
-	Evicted uint64 `json:"evicted"`
+// paging reads the start and limit parameters; limit 0 means all.
+func paging(r *http.Request, defLimit int) (start, limit int, err error) {
+	if start, err = httperr.IntParam(r, "start", 0); err != nil {
+		return 0, 0, err
+	}
+	if limit, err = httperr.IntParam(r, "limit", defLimit); err != nil {
+		return 0, 0, err
+	}
+	return start, limit, nil
 }
 
-// IntParam reads a whole number >= 0 from the query; absent is def.
-func IntParam(r *http.Request, name string, def int) (int, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, BadRequest(fmt.Sprintf("parameter %s=%q: want a whole number >= 0", name, v))
-	}
-	return n, nil
+// page lists the messages f selects from start, at most limit (0: all).
+func (a *API) page(f storage.Filter, start, limit int) apitypes.MessagesSummary {
+	return a.summary(a.store.List(f, start, limit), start)
 }
 
-// page lists the messages f selects, paged by the start and limit
-// parameters; it also returns the store's arrival sequence at that moment.
-func (a *API) page(r *http.Request, f storage.Filter) (MessagesSummary, uint64, error) {
-	start, err := IntParam(r, "start", 0)
-	if err != nil {
-		return MessagesSummary{}, 0, err
-	}
-	limit, err := IntParam(r, "limit", 50)
-	if err != nil {
-		return MessagesSummary{}, 0, err
-	}
-	p := a.store.List(f, start, limit)
+// summary is the list answer for p, a page of the store from start.
+func (a *API) summary(p storage.Page, start int) apitypes.MessagesSummary {
 	st := a.store.Stats()
-	out := MessagesSummary{
+	out := apitypes.MessagesSummary{
 		Total: st.Total, Unread: st.Unread, Count: len(p.Messages),
 		MessagesCount: p.Matched, MessagesUnread: p.Unread, Start: start,
-		Tags: []string{}, Messages: make([]storage.Summary, 0, len(p.Messages)), Evicted: st.Evicted,
+		Tags: []string{}, Messages: make([]apitypes.Summary, 0, len(p.Messages)), Evicted: st.Evicted,
 	}
 	for _, m := range p.Messages {
-		out.Messages = append(out.Messages, m.Summary())
+		out.Messages = append(out.Messages, summaryOf(m.Summary()))
 	}
-	return out, p.Seq, nil
+	return out
 }
 
 // listing serves a page of messages matching the query parameter, which
@@ -175,11 +159,11 @@ func (a *API) listing(queryRequired bool) func(http.ResponseWriter, *http.Reques
 		if err != nil {
 			return err
 		}
-		out, _, err := a.page(r, f)
+		start, limit, err := paging(r, 50)
 		if err != nil {
 			return err
 		}
-		WriteJSON(w, http.StatusOK, out)
+		httperr.JSON(w, http.StatusOK, a.page(f, start, limit))
 		return nil
 	}
 }
@@ -189,20 +173,20 @@ func (a *API) listing(queryRequired bool) func(http.ResponseWriter, *http.Reques
 func (a *API) queryFilter(r *http.Request, required bool) (storage.Filter, error) {
 	q := r.URL.Query().Get("query")
 	if required && strings.TrimSpace(q) == "" {
-		return nil, BadRequest("parameter query is required")
+		return nil, httperr.BadRequest("parameter query is required")
 	}
 	loc := time.Local
 	if tz := r.URL.Query().Get("tz"); tz != "" {
 		l, err := time.LoadLocation(tz)
 		if err != nil {
-			return nil, BadRequest(fmt.Sprintf("parameter tz=%q: unknown time zone", tz))
+			return nil, httperr.BadParam("tz", tz, "a time zone name such as Europe/Berlin")
 		}
 		loc = l
 	}
 	f, err := storage.ParseQuery(q, a.opts.Now(), loc)
 	var qe *storage.QueryError
 	if errors.As(err, &qe) {
-		return nil, BadRequest(qe.Error())
+		return nil, httperr.BadRequest(fmt.Sprintf("parameter query=%q: %s", qe.Query, qe.Problem))
 	}
 	return f, err
 }
@@ -224,23 +208,23 @@ type idsBody struct {
 }
 
 // readIDs decodes an optional JSON body; an empty body is the zero value.
-func readIDs(r *http.Request) (idsBody, bool, error) {
+func readIDs(r *http.Request) (idsBody, error) {
 	var b idsBody
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
-		return b, false, err
+		return b, err
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
-		return b, false, nil
+		return b, nil
 	}
 	if err := json.Unmarshal(data, &b); err != nil {
-		return b, false, BadRequest("request body: want JSON such as {\"IDs\":[\"...\"]}: " + err.Error())
+		return b, httperr.BadRequest("request body: want JSON such as {\"IDs\":[\"...\"]}: " + err.Error())
 	}
-	return b, true, nil
+	return b, nil
 }
 
 func (a *API) deleteMessages(w http.ResponseWriter, r *http.Request) error {
-	b, _, err := readIDs(r)
+	b, err := readIDs(r)
 	if err != nil {
 		return err
 	}
@@ -256,14 +240,14 @@ func (a *API) deleteMessages(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) setRead(w http.ResponseWriter, r *http.Request) error {
-	b, _, err := readIDs(r)
+	b, err := readIDs(r)
 	if err != nil {
 		return err
 	}
 	var f storage.Filter
 	switch {
 	case len(b.IDs) > 0 && b.Search != "":
-		return BadRequest("request body: give IDs or Search, not both")
+		return httperr.BadRequest("request body: give IDs or Search, not both")
 	case len(b.IDs) > 0:
 		want := map[string]bool{}
 		for _, id := range b.IDs {
@@ -274,7 +258,9 @@ func (a *API) setRead(w http.ResponseWriter, r *http.Request) error {
 		var qe *storage.QueryError
 		f, err = storage.ParseQuery(b.Search, a.opts.Now(), time.Local)
 		if errors.As(err, &qe) {
-			return BadRequest(qe.Error())
+			return httperr.BadRequest(fmt.Sprintf("request body: Search %q: %s", qe.Query, qe.Problem))
+		} else if err != nil {
+			return err
 		}
 	}
 	a.store.SetRead(f, b.Read)
@@ -289,58 +275,20 @@ func (a *API) lookup(r *http.Request) (*storage.Message, error) {
 		if err != nil {
 			return nil, err
 		}
-		return a.store.Latest(f)
+		m, err := a.store.Latest(f)
+		if q := r.URL.Query().Get("query"); q != "" {
+			return m, httperr.NotFoundAs(fmt.Sprintf("message matching query %q", q), err)
+		}
+		return m, httperr.NotFoundAs("latest message", err)
 	}
-	return a.store.Get(id)
+	m, err := a.store.Get(id)
+	return m, httperr.NotFoundAs("message "+strconv.Quote(id), err)
 }
 
-// Message is Mailpit's message view plus mailsink's envelope, delivery and
-// parse errors.
-type Message struct {
-	ID              string
-	MessageID       string
-	Read            bool
-	From            *storage.Address
-	To, Cc, Bcc     []storage.Address
-	ReplyTo         []storage.Address
-	ReturnPath      string
-	Subject         string
-	ListUnsubscribe ListUnsubscribe
-	Date            time.Time
-	Tags            []string
-	Username        string
-	Text            string
-	HTML            string
-	Size            int
-	Inline          []Attachment
-	Attachments     []Attachment
-	Envelope        storage.Envelope
-	Delivery        storage.Delivery
-	Errors          []string // MIME problems found while parsing; the raw message is kept as is
-}
-
-// ListUnsubscribe is Mailpit's List-Unsubscribe view.
-type ListUnsubscribe struct {
-	Header     string
-	Links      []string
-	Errors     string
-	HeaderPost string
-}
-
-// Attachment is Mailpit's attachment view.
-type Attachment struct {
-	PartID      string
-	FileName    string
-	ContentType string
-	ContentID   string
-	Size        int
-	Checksums   struct{ MD5, SHA1, SHA256 string }
-}
-
-func attachments(list []storage.Attachment) []Attachment {
-	out := make([]Attachment, 0, len(list))
+func attachments(list []storage.Attachment) []apitypes.Attachment {
+	out := make([]apitypes.Attachment, 0, len(list))
 	for _, p := range list {
-		a := Attachment{PartID: p.PartID, FileName: p.FileName, ContentType: p.ContentType, ContentID: p.ContentID, Size: p.Size}
+		a := apitypes.Attachment{PartID: p.PartID, FileName: p.FileName, ContentType: p.ContentType, ContentID: p.ContentID, Size: p.Size}
 		m, s1, s256 := md5.Sum(p.Content), sha1.Sum(p.Content), sha256.Sum256(p.Content)
 		a.Checksums.MD5, a.Checksums.SHA1, a.Checksums.SHA256 = hex.EncodeToString(m[:]), hex.EncodeToString(s1[:]), hex.EncodeToString(s256[:])
 		out = append(out, a)
@@ -360,12 +308,13 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 	if date.IsZero() {
 		date = m.Received()
 	}
-	out := Message{
-		ID: m.ID, MessageID: s.MessageID, Read: true, From: s.From, To: s.To, Cc: s.Cc, Bcc: s.Bcc, ReplyTo: s.ReplyTo,
+	out := apitypes.Message{
+		ID: m.ID, MessageID: s.MessageID, Read: true, From: addressOf(s.From),
+		To: addresses(s.To), Cc: addresses(s.Cc), Bcc: addresses(s.Bcc), ReplyTo: addresses(s.ReplyTo),
 		ReturnPath: p.ReturnPath, Subject: s.Subject, Date: date, Tags: []string{}, Username: s.Username,
 		Text: p.Text, HTML: p.HTML, Size: s.Size, Inline: attachments(p.Inline), Attachments: attachments(p.Attachments),
-		Envelope: s.Envelope, Delivery: s.Delivery, Errors: p.Errors,
-		ListUnsubscribe: ListUnsubscribe{Links: []string{}},
+		Envelope: apitypes.Envelope(s.Envelope), Delivery: apitypes.Delivery(s.Delivery), Errors: p.Errors,
+		ListUnsubscribe: apitypes.ListUnsubscribe{Links: []string{}},
 	}
 	if out.ReturnPath == "" {
 		out.ReturnPath = m.Envelope.From
@@ -382,11 +331,15 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	WriteJSON(w, http.StatusOK, out)
+	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) getRaw(w http.ResponseWriter, r *http.Request) error {
+	dl, err := httperr.BoolParam(r, "dl")
+	if err != nil {
+		return err
+	}
 	m, err := a.lookup(r)
 	if err != nil {
 		return err
@@ -394,11 +347,11 @@ func (a *API) getRaw(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(m.Raw)))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if r.URL.Query().Get("dl") == "1" {
+	if dl {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": m.ID + ".eml"}))
 	}
-	_, err = w.Write(m.Raw)
-	return err
+	w.Write(m.Raw)
+	return nil
 }
 
 func (a *API) getHeaders(w http.ResponseWriter, r *http.Request) error {
@@ -420,19 +373,23 @@ func (a *API) getHeaders(w http.ResponseWriter, r *http.Request) error {
 		}
 		out[textproto.CanonicalMIMEHeaderKey(k)] = vals
 	}
-	WriteJSON(w, http.StatusOK, out)
+	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) getPart(w http.ResponseWriter, r *http.Request) error {
+	dl, err := httperr.BoolParam(r, "dl")
+	if err != nil {
+		return err
+	}
 	m, err := a.lookup(r)
 	if err != nil {
 		return err
 	}
-	part, found := m.Parse().Part(r.PathValue("part"))
+	partID := r.PathValue("part")
+	part, found := m.Parse().Part(partID)
 	if !found {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{"part not found"})
-		return nil
+		return httperr.NotFound(fmt.Sprintf("part %q of message %q", partID, m.ID))
 	}
 	ct := part.ContentType
 	if ct == "" {
@@ -444,7 +401,7 @@ func (a *API) getPart(w http.ResponseWriter, r *http.Request) error {
 	// Parts are attacker-controlled: never let one run as a page in our origin.
 	w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")
 	disp := "inline"
-	if r.URL.Query().Get("dl") == "1" {
+	if dl {
 		disp = "attachment"
 	}
 	name := part.FileName
@@ -452,33 +409,13 @@ func (a *API) getPart(w http.ResponseWriter, r *http.Request) error {
 		name = "part-" + part.PartID
 	}
 	w.Header().Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": name}))
-	_, err = w.Write(part.Content)
-	return err
-}
-
-// Info is Mailpit's AppInformation subset plus mailsink's store counters.
-type Info struct {
-	Version      string
-	Messages     int
-	Unread       int
-	Tags         map[string]int
-	RuntimeStats struct {
-		Uptime           int
-		MessagesDeleted  uint64
-		MessagesEvicted  uint64
-		SMTPAccepted     uint64
-		SMTPAcceptedSize int64
-	}
-	StoreLimits struct {
-		MaxMessages int
-		MaxBytes    int64
-	}
-	StoreBytes int64
+	w.Write(part.Content)
+	return nil
 }
 
 func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 	st := a.store.Stats()
-	var out Info
+	var out apitypes.Info
 	out.Version = a.opts.Version
 	out.Messages, out.Unread, out.Tags, out.StoreBytes = st.Total, st.Unread, map[string]int{}, st.Bytes
 	out.RuntimeStats.Uptime = int(time.Since(a.started).Seconds())
@@ -488,16 +425,15 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 	out.RuntimeStats.SMTPAcceptedSize = st.AcceptedBytes
 	lim := a.store.Limits()
 	out.StoreLimits.MaxMessages, out.StoreLimits.MaxBytes = lim.MaxMessages, lim.MaxBytes
-	WriteJSON(w, http.StatusOK, out)
+	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) certificate(w http.ResponseWriter, r *http.Request) error {
 	if len(a.opts.CertPEM) == 0 {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{"no TLS certificate configured"})
-		return nil
+		return httperr.New(http.StatusNotFound, "no TLS certificate configured")
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
-	_, err := w.Write(a.opts.CertPEM)
-	return err
+	w.Write(a.opts.CertPEM)
+	return nil
 }

@@ -3,5 +3,7 @@
 // field names follow Mailpit's API v1 so Mailpit clients work unchanged;
 // mailsink's additions (envelope, delivery facts, wait) sit beside them.
 //
-// It reads the store only; it never imports the SMTP side or the web UI.
+// Its answers' types are in apitypes, so the Go client needs only those;
+// its errors and query parameters go through server/httperr. It reads the
+// store only; it never imports the SMTP side or the web UI.
 package api

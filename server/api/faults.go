@@ -8,21 +8,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
-
-// FaultRules is the body of GET /api/v1/faults.
-type FaultRules struct {
-	Rules []faults.Rule
-}
 
 func (a *API) listFaults(w http.ResponseWriter, r *http.Request) error {
 	rules := a.opts.Faults.Rules()
 	if rules == nil {
 		rules = []faults.Rule{}
 	}
-	WriteJSON(w, http.StatusOK, FaultRules{rules})
+	httperr.JSON(w, http.StatusOK, apitypes.FaultRules{Rules: rules})
 	return nil
 }
 
@@ -44,13 +41,13 @@ func (a *API) addFaults(w http.ResponseWriter, r *http.Request) error {
 		rules = []faults.Rule{one}
 	}
 	if err != nil {
-		return BadRequest("request body: want a fault rule object or an array of them: " + err.Error())
+		return httperr.BadRequest("request body: want a fault rule object or an array of them: " + err.Error())
 	}
 	added, err := a.opts.Faults.Add(rules...)
 	if err != nil {
-		return BadRequest(err.Error())
+		return httperr.BadRequest(err.Error())
 	}
-	WriteJSON(w, http.StatusCreated, FaultRules{added})
+	httperr.JSON(w, http.StatusCreated, apitypes.FaultRules{Rules: added})
 	return nil
 }
 
@@ -60,24 +57,10 @@ func (a *API) deleteFaults(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteFault(w http.ResponseWriter, r *http.Request) error {
-	if !a.opts.Faults.Remove(r.PathValue("id")) {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{"no fault rule with ID " + strconv.Quote(r.PathValue("id"))})
-		return nil
+	if id := r.PathValue("id"); !a.opts.Faults.Remove(id) {
+		return httperr.NotFound("fault rule " + strconv.Quote(id))
 	}
 	return ok(w, r)
-}
-
-// ChaosTrigger and ChaosTriggers are Mailpit's chaos shapes. Probability is
-// a percentage, as in Mailpit.
-type ChaosTrigger struct {
-	ErrorCode   int
-	Probability int
-}
-
-type ChaosTriggers struct {
-	Sender         ChaosTrigger
-	Recipient      ChaosTrigger
-	Authentication ChaosTrigger
 }
 
 // chaosIDs are the fault rules that stand for Mailpit's chaos triggers.
@@ -93,21 +76,22 @@ var chaosStages = []struct {
 }
 
 func (a *API) getChaos(w http.ResponseWriter, r *http.Request) error {
-	WriteJSON(w, http.StatusOK, a.chaos())
+	httperr.JSON(w, http.StatusOK, a.chaos())
 	return nil
 }
 
-func (a *API) chaos() ChaosTriggers {
-	var out ChaosTriggers
-	triggers := []*ChaosTrigger{&out.Sender, &out.Recipient, &out.Authentication}
+func (a *API) chaos() apitypes.ChaosTriggers {
+	var out apitypes.ChaosTriggers
+	triggers := []*apitypes.ChaosTrigger{&out.Sender, &out.Recipient, &out.Authentication}
 	for i, c := range chaosStages {
-		*triggers[i] = ChaosTrigger{ErrorCode: c.def}
+		*triggers[i] = apitypes.ChaosTrigger{ErrorCode: c.def}
 	}
 	for _, rule := range a.opts.Faults.Rules() {
 		for i, c := range chaosStages {
-			if rule.ID == c.id {
-				rep, _ := rule.ParsedReply()
-				*triggers[i] = ChaosTrigger{ErrorCode: rep.Code, Probability: int(rule.Probability*100 + 0.5)}
+			// A rule that only has a chaos ID (a drop or a delay added
+			// through /api/v1/faults) is no Mailpit trigger.
+			if rep, hasReply := rule.ParsedReply(); rule.ID == c.id && hasReply {
+				*triggers[i] = apitypes.ChaosTrigger{ErrorCode: rep.Code, Probability: int(rule.Probability*100 + 0.5)}
 			}
 		}
 	}
@@ -117,17 +101,17 @@ func (a *API) chaos() ChaosTriggers {
 // putChaos replaces the chaos triggers, as Mailpit's PUT does: omitted
 // triggers reset to 0%.
 func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
-	var in ChaosTriggers
+	var in apitypes.ChaosTriggers
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		return err
 	}
 	if len(strings.TrimSpace(string(data))) > 0 {
 		if err := json.Unmarshal(data, &in); err != nil {
-			return BadRequest("request body: want {\"Sender\":{\"ErrorCode\":451,\"Probability\":10},...}: " + err.Error())
+			return httperr.BadRequest("request body: want {\"Sender\":{\"ErrorCode\":451,\"Probability\":10},...}: " + err.Error())
 		}
 	}
-	triggers := []ChaosTrigger{in.Sender, in.Recipient, in.Authentication}
+	triggers := []apitypes.ChaosTrigger{in.Sender, in.Recipient, in.Authentication}
 	var rules []faults.Rule
 	for i, c := range chaosStages {
 		t := triggers[i]
@@ -135,7 +119,7 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 			t.ErrorCode = c.def
 		}
 		if t.ErrorCode < 400 || t.ErrorCode > 599 || t.Probability < 0 || t.Probability > 100 {
-			return BadRequest(fmt.Sprintf("chaos trigger %d: ErrorCode must be 400-599 and Probability 0-100", i))
+			return httperr.BadRequest(fmt.Sprintf("chaos trigger %d: ErrorCode must be 400-599 and Probability 0-100", i))
 		}
 		if t.Probability == 0 {
 			continue
@@ -144,37 +128,35 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, r := range rules { // validate before touching the live set
 		if err := r.Validate(); err != nil {
-			return BadRequest(err.Error())
+			return httperr.BadRequest(err.Error())
 		}
 	}
 	a.opts.Faults.RemoveIf(func(r faults.Rule) bool { return strings.HasPrefix(r.ID, "chaos-") })
 	if _, err := a.opts.Faults.Add(rules...); err != nil {
-		return BadRequest(err.Error())
+		return httperr.BadRequest(err.Error())
 	}
-	WriteJSON(w, http.StatusOK, a.chaos())
+	httperr.JSON(w, http.StatusOK, a.chaos())
 	return nil
-}
-
-// Sessions is the body of GET /api/v1/sessions.
-type Sessions struct {
-	Total    int
-	Sessions []*storage.Transcript
 }
 
 // listSessions answers newest first, optionally filtered by listener port
 // (?port=), client address prefix (?client=), message ID (?message=) and
 // whether a fault fired (?faulted=1); ?limit= (default 100).
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
+	port, err := httperr.IntParam(r, "port", 0)
+	if err != nil {
+		return err
+	}
+	limit, err := httperr.IntParam(r, "limit", 100)
+	if err != nil {
+		return err
+	}
+	faulted, err := httperr.BoolParam(r, "faulted")
+	if err != nil {
+		return err
+	}
 	q := r.URL.Query()
-	port, err := IntParam(r, "port", 0)
-	if err != nil {
-		return err
-	}
-	limit, err := IntParam(r, "limit", 100)
-	if err != nil {
-		return err
-	}
-	client, msg, faulted := q.Get("client"), q.Get("message"), q.Get("faulted") == "1"
+	client, msg := q.Get("client"), q.Get("message")
 	list := a.store.Sessions().List(func(t *storage.Transcript) bool {
 		if port != 0 && t.Port != port {
 			return false
@@ -195,24 +177,25 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 		}
 		return true
 	})
-	out := Sessions{Total: len(list), Sessions: list}
+	total := len(list)
 	if limit > 0 && len(list) > limit {
-		out.Sessions = list[:limit]
+		list = list[:limit]
 	}
-	if out.Sessions == nil {
-		out.Sessions = []*storage.Transcript{}
+	out := apitypes.Sessions{Total: total, Sessions: make([]*apitypes.Transcript, len(list))}
+	for i, t := range list {
+		out.Sessions[i] = transcriptOf(t)
 	}
-	WriteJSON(w, http.StatusOK, out)
+	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
-	t, err := a.store.Sessions().Get(r.PathValue("id"))
+	id := r.PathValue("id")
+	t, err := a.store.Sessions().Get(id)
 	if err != nil {
-		WriteJSON(w, http.StatusNotFound, ErrorBody{"session not found"})
-		return nil
+		return httperr.NotFoundAs("session "+strconv.Quote(id), err)
 	}
-	WriteJSON(w, http.StatusOK, t)
+	httperr.JSON(w, http.StatusOK, transcriptOf(t))
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mailsink/mailsink/server/api/apitypes"
+	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -13,13 +15,6 @@ const (
 	defaultWait = 30 * time.Second
 	maxWait     = 10 * time.Minute
 )
-
-// WaitTimeout is the body of a wait that ran out of time (408).
-type WaitTimeout struct {
-	Error   string
-	Matched int // messages matching the query when time ran out
-	Count   int // messages the caller waited for
-}
 
 // wait answers GET /api/v1/wait?query=&count=N&timeout=30s as soon as at
 // least N stored messages match the query, counting those already there.
@@ -29,68 +24,65 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	count, err := IntParam(r, "count", 1)
+	count, err := httperr.IntParam(r, "count", 1)
 	if err != nil {
 		return err
 	}
 	if count < 1 {
-		return BadRequest("parameter count: want 1 or more")
+		return httperr.BadParam("count", r.URL.Query().Get("count"), "1 or more")
 	}
 	timeout := defaultWait
 	if v := r.URL.Query().Get("timeout"); v != "" {
 		if timeout, err = time.ParseDuration(v); err != nil || timeout <= 0 || timeout > maxWait {
-			return BadRequest(fmt.Sprintf("parameter timeout=%q: want a duration such as 30s, at most %s", v, maxWait))
+			return httperr.BadParam("timeout", v, "a duration such as 30s, at most "+maxWait.String())
 		}
 	}
-	if r.URL.Query().Get("limit") == "" {
-		q := r.URL.Query()
-		q.Set("limit", fmt.Sprint(max(count, 50)))
-		r.URL.RawQuery = q.Encode()
+	// The answer holds at least the messages waited for.
+	start, limit, err := paging(r, max(count, 50))
+	if err != nil {
+		return err
 	}
 	// Subscribe before looking, so nothing can arrive unseen in between.
 	sub := a.store.Subscribe(256)
-	out, seq, err := a.page(r, f)
-	if err != nil || out.MessagesCount >= count {
+	p := a.store.List(f, start, limit)
+	out := a.summary(p, start)
+	if out.MessagesCount >= count {
 		sub.Close()
-		if err == nil {
-			WriteJSON(w, http.StatusOK, out)
-		}
-		return err
+		httperr.JSON(w, http.StatusOK, out)
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	matched, fresh, exact, err := a.waitFor(ctx, sub, f, count, out.MessagesCount, seq)
+	matched, fresh, exact, err := a.waitFor(ctx, sub, f, count, out.MessagesCount, p.Seq)
 	if err != nil {
 		if r.Context().Err() != nil {
 			// The client went away, or mailsink is shutting down; in the
 			// second case someone may still be listening.
-			WriteJSON(w, http.StatusServiceUnavailable, ErrorBody{"mailsink is shutting down"})
-			return nil
+			return httperr.New(http.StatusServiceUnavailable, "mailsink is shutting down")
 		}
-		WriteJSON(w, http.StatusRequestTimeout, WaitTimeout{
+		httperr.JSON(w, http.StatusRequestTimeout, apitypes.WaitTimeout{
 			Error:   fmt.Sprintf("timed out after %s: %d of %d messages matched", timeout, matched, count),
 			Matched: matched, Count: count,
 		})
 		return nil
 	}
-	if exact && out.Start == 0 {
+	if exact && start == 0 {
 		// Nothing changed but arrivals: the answer is them on top of the
 		// first listing, without listing a big store again.
-		limit, _ := IntParam(r, "limit", 50) // read once already
 		out = a.extend(out, fresh, limit)
-	} else if out, _, err = a.page(r, f); err != nil {
-		return err
+	} else {
+		out = a.page(f, start, limit)
 	}
-	WriteJSON(w, http.StatusOK, out)
+	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }
 
 // extend puts fresh (matching messages that arrived after out was listed,
 // oldest first) on top of out, newest first, keeping at most limit.
-func (a *API) extend(out MessagesSummary, fresh []*storage.Message, limit int) MessagesSummary {
-	msgs := make([]storage.Summary, 0, len(fresh)+len(out.Messages))
+func (a *API) extend(out apitypes.MessagesSummary, fresh []*storage.Message, limit int) apitypes.MessagesSummary {
+	msgs := make([]apitypes.Summary, 0, len(fresh)+len(out.Messages))
 	for i := len(fresh) - 1; i >= 0 && (limit <= 0 || len(msgs) < limit); i-- {
-		msgs = append(msgs, fresh[i].Summary())
+		msgs = append(msgs, summaryOf(fresh[i].Summary()))
 		if !fresh[i].Read() {
 			out.MessagesUnread++
 		}

@@ -1,6 +1,10 @@
 // Package client is a typed Go client of mailsink's HTTP API, for tests
 // that assert on captured mail, in-process (see sinktest) or against a
 // container.
+//
+// It imports the standard library, the API's wire types (apitypes) and the
+// pure faults package only, so a program using it does not compile the
+// server, its store or enmime; TestClientDependencies holds it to that.
 package client
 
 import (
@@ -15,16 +19,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailsink/mailsink/server/api"
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/faults"
-	"github.com/mailsink/mailsink/storage"
 )
 
-// Re-exported response types.
+// The answers' types, from apitypes.
 type (
-	MessagesSummary = api.MessagesSummary
-	Message         = api.Message
-	Info            = api.Info
+	MessagesSummary = apitypes.MessagesSummary
+	Summary         = apitypes.Summary
+	Message         = apitypes.Message
+	Info            = apitypes.Info
+	Sessions        = apitypes.Sessions
+	Transcript      = apitypes.Transcript
 )
 
 // Client talks to one mailsink. The zero value is not usable; call New.
@@ -88,7 +94,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	if resp.StatusCode/100 != 2 {
 		e := &Error{Method: method, URL: u, StatusCode: resp.StatusCode, Message: strings.TrimSpace(string(data))}
-		var eb struct{ Error string }
+		var eb apitypes.ErrorBody
 		if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
 			e.Message = eb.Error
 		}
@@ -202,7 +208,7 @@ type Rule = faults.Rule
 
 // Faults returns the active fault rules.
 func (c *Client) Faults(ctx context.Context) ([]Rule, error) {
-	var out api.FaultRules
+	var out apitypes.FaultRules
 	return out.Rules, c.getJSON(ctx, "/api/v1/faults", nil, &out)
 }
 
@@ -212,7 +218,7 @@ func (c *Client) AddFaults(ctx context.Context, rules ...Rule) ([]Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out api.FaultRules
+	var out apitypes.FaultRules
 	if err := json.Unmarshal(data, &out); err != nil {
 		return nil, fmt.Errorf("mailsink POST /api/v1/faults: decoding answer: %w", err)
 	}
@@ -241,7 +247,7 @@ type SessionFilter struct {
 }
 
 // Sessions returns SMTP session transcripts, newest first.
-func (c *Client) Sessions(ctx context.Context, f SessionFilter) (*api.Sessions, error) {
+func (c *Client) Sessions(ctx context.Context, f SessionFilter) (*Sessions, error) {
 	q := url.Values{}
 	if f.Port != 0 {
 		q.Set("port", strconv.Itoa(f.Port))
@@ -258,12 +264,12 @@ func (c *Client) Sessions(ctx context.Context, f SessionFilter) (*api.Sessions, 
 	if f.Limit != 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
-	var out api.Sessions
+	var out Sessions
 	return &out, c.getJSON(ctx, "/api/v1/sessions", q, &out)
 }
 
 // Session returns one transcript.
-func (c *Client) Session(ctx context.Context, id string) (*storage.Transcript, error) {
-	var out storage.Transcript
+func (c *Client) Session(ctx context.Context, id string) (*Transcript, error) {
+	var out Transcript
 	return &out, c.getJSON(ctx, "/api/v1/session/"+url.PathEscape(id), nil, &out)
 }

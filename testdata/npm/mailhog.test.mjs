@@ -89,7 +89,7 @@ test('GET /api/v1/messages/{id}: one MailHog message', async () => {
 
   const missing = await fetch(`${baseURL}/api/v1/messages/no-such-id`);
   assert.equal(missing.status, 404);
-  assert.equal((await missing.json()).Error, 'message not found');
+  assert.equal((await missing.json()).Error, 'message "no-such-id" not found');
 });
 
 test('GET /api/v1/messages/{id}/download and .../mime/part/{index}/download', async () => {

@@ -5,6 +5,8 @@
 // MIME part).
 //
 // The shapes are rebuilt from the raw bytes on each request; nothing here
-// is stored. It imports storage only, never server/api (the Mailpit-shaped
-// native API), smtpd or webui: the server mounts it beside the native API.
+// is stored. It imports storage and server/httperr (the error answers and
+// query parameters every handler shares) only, never server/api (the
+// Mailpit-shaped native API), smtpd or webui: the server mounts it beside
+// the native API.
 package mailhog

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"github.com/mailsink/mailsink/server/api"
 	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -52,7 +52,7 @@ func New(store *storage.Store, opts Options) http.Handler {
 	route := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			if err := fn(w, r); err != nil {
-				api.WriteError(w, h.log, err)
+				httperr.Write(w, r, h.log, err)
 			}
 		})
 	}
@@ -62,8 +62,8 @@ func New(store *storage.Store, opts Options) http.Handler {
 	route("DELETE /api/v1/messages/{id}", h.delete)
 	route("GET /api/v1/messages/{id}/download", h.download)
 	route("GET /api/v1/messages/{id}/mime/part/{index}/download", h.downloadPart)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusNotFound, api.ErrorBody{Error: fmt.Sprintf("no MailHog API endpoint %s %s", r.Method, r.URL.Path)})
+	route("/", func(w http.ResponseWriter, r *http.Request) error {
+		return httperr.New(http.StatusNotFound, fmt.Sprintf("no MailHog API endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -84,7 +84,7 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	query := strings.ToLower(q.Get("query"))
 	if query == "" {
-		return api.BadRequest("parameter query is required")
+		return httperr.BadRequest("parameter query is required")
 	}
 	var f storage.Filter
 	switch kind := q.Get("kind"); kind {
@@ -109,17 +109,17 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
 			return false
 		}
 	default:
-		return api.BadRequest(fmt.Sprintf("parameter kind=%q: want from, to or containing", kind))
+		return httperr.BadParam("kind", kind, "from, to or containing")
 	}
 	return h.list(w, r, f)
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request, f storage.Filter) error {
-	start, err := api.IntParam(r, "start", 0)
+	start, err := httperr.IntParam(r, "start", 0)
 	if err != nil {
 		return err
 	}
-	limit, err := api.IntParam(r, "limit", 0)
+	limit, err := httperr.IntParam(r, "limit", 0)
 	if err != nil {
 		return err
 	}
@@ -134,16 +134,23 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, f storage.Filter)
 	for _, m := range p.Messages {
 		out.Items = append(out.Items, messageOf(m))
 	}
-	api.WriteJSON(w, http.StatusOK, out)
+	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }
 
+// get is the message {id}, or a 404 naming it.
+func (h *handler) get(r *http.Request) (*storage.Message, error) {
+	id := r.PathValue("id")
+	m, err := h.store.Get(id)
+	return m, httperr.NotFoundAs("message "+strconv.Quote(id), err)
+}
+
 func (h *handler) message(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.store.Get(r.PathValue("id"))
+	m, err := h.get(r)
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, messageOf(m))
+	httperr.JSON(w, http.StatusOK, messageOf(m))
 	return nil
 }
 
@@ -152,7 +159,7 @@ func (h *handler) message(w http.ResponseWriter, r *http.Request) error {
 func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if len(h.store.Delete(id)) == 0 {
-		return fmt.Errorf("deleting message %q: %w", id, storage.ErrNotFound)
+		return httperr.NotFound("message " + strconv.Quote(id))
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
@@ -161,7 +168,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) error {
 // download serves the message exactly as received (MailHog rebuilds it
 // from its header map, losing header order and repeated headers).
 func (h *handler) download(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.store.Get(r.PathValue("id"))
+	m, err := h.get(r)
 	if err != nil {
 		return err
 	}
@@ -182,24 +189,22 @@ func (h *handler) downloadPart(w http.ResponseWriter, r *http.Request) error {
 	v := r.PathValue("index")
 	index, err := strconv.Atoi(v)
 	if err != nil || index < 0 {
-		return api.BadRequest(fmt.Sprintf("part index %q: want a whole number >= 0", v))
+		return httperr.BadRequest(fmt.Sprintf("part index %q: want a whole number >= 0", v))
 	}
-	m, err := h.store.Get(r.PathValue("id"))
+	m, err := h.get(r)
 	if err != nil {
 		return err
 	}
 	msg := messageOf(m)
 	if msg.MIME == nil || index >= len(msg.MIME.Parts) {
-		api.WriteJSON(w, http.StatusNotFound, api.ErrorBody{Error: "part not found"})
-		return nil
+		return httperr.NotFound(fmt.Sprintf("part %d of message %q", index, m.ID))
 	}
 	part := msg.MIME.Parts[index]
 	hdr := http.Header(part.Headers)
 	body := []byte(part.Body)
 	if strings.EqualFold(strings.TrimSpace(hdr.Get("Content-Transfer-Encoding")), "base64") {
 		if body, err = decodeBase64(body); err != nil {
-			api.WriteJSON(w, http.StatusUnprocessableEntity, api.ErrorBody{Error: "part is not valid base64"})
-			return nil
+			return httperr.New(http.StatusUnprocessableEntity, fmt.Sprintf("part %d is not valid base64", index))
 		}
 	}
 	ct := hdr.Get("Content-Type")

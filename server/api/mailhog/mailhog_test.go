@@ -390,11 +390,11 @@ func TestDownloadPart(t *testing.T) {
 			`text/plain; charset=UTF-8; name="delivery-notes.txt"`, `attachment; filename="delivery-notes.txt"`, ""},
 		{"no disposition", "/api/v1/messages/" + mixed.ID + "/mime/part/0/download", 200, nil,
 			"text/plain; charset=UTF-8", "attachment", ""},
-		{"index past the end", "/api/v1/messages/" + mixed.ID + "/mime/part/3/download", 404, nil, "", "", "part not found"},
-		{"not multipart", "/api/v1/messages/" + plain.ID + "/mime/part/0/download", 404, nil, "", "", "part not found"},
+		{"index past the end", "/api/v1/messages/" + mixed.ID + "/mime/part/3/download", 404, nil, "", "", `part 3 of message "` + mixed.ID + `" not found`},
+		{"not multipart", "/api/v1/messages/" + plain.ID + "/mime/part/0/download", 404, nil, "", "", `part 0 of message "` + plain.ID + `" not found`},
 		{"bad index", "/api/v1/messages/" + mixed.ID + "/mime/part/x/download", 400, nil, "", "", "part index"},
 		{"negative index", "/api/v1/messages/" + mixed.ID + "/mime/part/-1/download", 400, nil, "", "", "part index"},
-		{"unknown message", "/api/v1/messages/nope/mime/part/0/download", 404, nil, "", "", "message not found"},
+		{"unknown message", "/api/v1/messages/nope/mime/part/0/download", 404, nil, "", "", `message "nope" not found`},
 		{"corrupt base64", "/api/v1/messages/" + bad.ID + "/mime/part/1/download", 422, nil, "", "", "not valid base64"},
 	}
 	for _, tt := range tests {
@@ -440,9 +440,9 @@ func TestDeleteAndUnknown(t *testing.T) {
 		status       int
 		errContains  string
 	}{
-		{"GET", "/api/v1/messages/" + gone.ID, 404, "message not found"},
-		{"DELETE", "/api/v1/messages/" + gone.ID, 404, "message not found"},
-		{"GET", "/api/v1/messages/" + gone.ID + "/download", 404, "message not found"},
+		{"GET", "/api/v1/messages/" + gone.ID, 404, `message "` + gone.ID + `" not found`},
+		{"DELETE", "/api/v1/messages/" + gone.ID, 404, `message "` + gone.ID + `" not found`},
+		{"GET", "/api/v1/messages/" + gone.ID + "/download", 404, `message "` + gone.ID + `" not found`},
 		{"GET", "/api/v1/messages/" + keep.ID + "/release", 404, "no MailHog API endpoint"},
 		{"POST", "/api/v1/messages/" + keep.ID + "/release", 404, "no MailHog API endpoint POST"},
 		{"POST", "/api/v2/messages", 404, "no MailHog API endpoint POST"},

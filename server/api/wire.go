@@ -1,0 +1,84 @@
+package api
+
+import (
+	"github.com/mailsink/mailsink/server/api/apitypes"
+	"github.com/mailsink/mailsink/storage"
+)
+
+// The answers are apitypes' copies of storage's types, so that the Go
+// client need not compile storage. Address, Envelope, Delivery and
+// TranscriptLine convert directly, which fails to compile when their fields
+// drift apart; Summary and Transcript hold converted lists, and
+// TestWireTypesMirrorStorage compares their fields.
+
+func addressOf(a *storage.Address) *apitypes.Address {
+	if a == nil {
+		return nil
+	}
+	w := apitypes.Address(*a)
+	return &w
+}
+
+// addresses keeps nil as nil and empty as empty: JSON tells null from [].
+func addresses(list []storage.Address) []apitypes.Address {
+	if list == nil {
+		return nil
+	}
+	out := make([]apitypes.Address, len(list))
+	for i, a := range list {
+		out[i] = apitypes.Address(a)
+	}
+	return out
+}
+
+func summaryOf(s storage.Summary) apitypes.Summary {
+	return apitypes.Summary{
+		ID:          s.ID,
+		MessageID:   s.MessageID,
+		Read:        s.Read,
+		From:        addressOf(s.From),
+		To:          addresses(s.To),
+		Cc:          addresses(s.Cc),
+		Bcc:         addresses(s.Bcc),
+		ReplyTo:     addresses(s.ReplyTo),
+		Subject:     s.Subject,
+		Created:     s.Created,
+		Username:    s.Username,
+		Tags:        s.Tags,
+		Size:        s.Size,
+		Attachments: s.Attachments,
+		Snippet:     s.Snippet,
+		Envelope:    apitypes.Envelope(s.Envelope),
+		Delivery:    apitypes.Delivery(s.Delivery),
+	}
+}
+
+func transcriptOf(t *storage.Transcript) *apitypes.Transcript {
+	if t == nil {
+		return nil
+	}
+	var lines []apitypes.TranscriptLine
+	if t.Lines != nil {
+		lines = make([]apitypes.TranscriptLine, len(t.Lines))
+		for i, l := range t.Lines {
+			lines[i] = apitypes.TranscriptLine(l)
+		}
+	}
+	return &apitypes.Transcript{
+		ID:         t.ID,
+		Started:    t.Started,
+		Ended:      t.Ended,
+		Active:     t.Active,
+		Listener:   t.Listener,
+		Port:       t.Port,
+		ClientAddr: t.ClientAddr,
+		Helo:       t.Helo,
+		TLS:        t.TLS,
+		TLSVersion: t.TLSVersion,
+		TLSCipher:  t.TLSCipher,
+		AuthUser:   t.AuthUser,
+		MessageIDs: t.MessageIDs,
+		Faults:     t.Faults,
+		Lines:      lines,
+	}
+}
