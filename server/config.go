@@ -162,6 +162,7 @@ type Config struct {
 	MaxSessions     int           // session transcripts kept, oldest forgotten first
 	Faults          []faults.Rule // fault rules active from the start
 	SMTPTimeout     time.Duration // idle time per SMTP command before 421
+	HTTPTimeout     time.Duration // to read a request and to write an answer (waits and WebSockets excepted)
 	AllowedOrigins  []string      // extra browser Origins (and Hosts) allowed on the WebSocket and API writes
 	SMTPDebug       bool          // log full SMTP conversations (includes secrets and bodies)
 }
@@ -184,6 +185,7 @@ func DefaultConfig() Config {
 		MaxLineLength:   2000,
 		MaxSessions:     1000,
 		SMTPTimeout:     60 * time.Second,
+		HTTPTimeout:     60 * time.Second,
 	}
 }
 
@@ -279,6 +281,17 @@ func settings() []setting {
 				return nil
 			}, func(c Config) string {
 				return strings.TrimSuffix(strings.TrimSuffix(c.SMTPTimeout.String(), "0s"), "0m")
+			}},
+		{"http-timeout", "MAILSINK_HTTP_TIMEOUT", "time allowed to read an HTTP request and to write its answer (waits and WebSockets excepted), e.g. 60s; idle keep-alive connections close after it too",
+			func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d <= 0 {
+					return fmt.Errorf("%q is not a positive duration such as 60s", v)
+				}
+				c.HTTPTimeout = d
+				return nil
+			}, func(c Config) string {
+				return strings.TrimSuffix(strings.TrimSuffix(c.HTTPTimeout.String(), "0s"), "0m")
 			}},
 		{"allowed-origins", "MAILSINK_ALLOWED_ORIGINS", "extra browser origins allowed to open the live WebSocket and change mail through the API, comma-separated (\"*\": any)",
 			func(c *Config, v string) error {

@@ -147,8 +147,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	mux.Handle("/", s.ui)
 	s.http = &http.Server{
 		Handler:           s.guard(mux),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.HTTPTimeout),
+		// A body trickled in, or shorter than its Content-Length, ends at
+		// ReadTimeout (the handler answers 400); the wait endpoint moves its
+		// own write deadline, WebSockets set theirs per frame.
+		ReadTimeout:  s.cfg.HTTPTimeout,
+		WriteTimeout: s.cfg.HTTPTimeout,
+		IdleTimeout:  s.cfg.HTTPTimeout,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		// Requests end when the server shuts down (long waits included), not
 		// when the caller's context does: Shutdown decides.
 		BaseContext: func(net.Listener) context.Context { return s.httpCtx },
@@ -193,9 +199,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 		mu.Unlock()
 	}
+	// SMTP first, every listener at once: stop accepting, refuse new
+	// transactions, let messages in flight finish within ctx. The API keeps
+	// answering meanwhile, so a test can still read what was acknowledged.
 	var wg sync.WaitGroup
-	// SMTP first and in parallel: stop accepting at once, let sessions in
-	// DATA finish within ctx.
 	for _, l := range s.listeners {
 		wg.Add(1)
 		go func() {
@@ -205,21 +212,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		}()
 	}
-	if s.http != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.httpCancel() // ends pending waits, so they do not hold shutdown
-			if s.ui != nil {
-				s.ui.Close() // hijacked WebSockets are not ended by http.Server.Shutdown
-			}
-			if err := s.http.Shutdown(ctx); err != nil {
-				fail(fmt.Errorf("shutting down HTTP: %w", err))
-				s.http.Close()
-			}
-		}()
-	}
 	wg.Wait()
+	if s.http != nil {
+		s.httpCancel() // ends pending waits, so they do not hold shutdown
+		if s.ui != nil {
+			s.ui.Close() // hijacked WebSockets are not ended by http.Server.Shutdown
+		}
+		if err := s.http.Shutdown(ctx); err != nil {
+			fail(fmt.Errorf("shutting down HTTP: %w", err))
+			s.http.Close()
+		}
+	}
 	s.wg.Wait()
 	return errors.Join(errs...)
 }

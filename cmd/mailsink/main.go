@@ -72,14 +72,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "mailsink:", err)
 		code = 1
 	}
-	log.Info("shutting down; sessions in progress get 10s to finish")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Docker sends SIGKILL 10 s after SIGTERM: finish well before.
+	log.Info("shutting down; messages being received get " + shutdownGrace.String() + " to finish")
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
 	return code
 }
+
+// shutdownGrace bounds a shutdown: new transactions are refused at once,
+// messages in flight may finish within it.
+const shutdownGrace = 7 * time.Second
 
 // healthcheck asks the local API whether it is alive: the container image
 // has no curl.

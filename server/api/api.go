@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -210,17 +209,11 @@ type idsBody struct {
 // readIDs decodes an optional JSON body; an empty body is the zero value.
 func readIDs(r *http.Request) (idsBody, error) {
 	var b idsBody
-	data, err := io.ReadAll(r.Body)
-	if err != nil {
+	data, err := readBody(r)
+	if err != nil || empty(data) {
 		return b, err
 	}
-	if len(strings.TrimSpace(string(data))) == 0 {
-		return b, nil
-	}
-	if err := json.Unmarshal(data, &b); err != nil {
-		return b, httperr.BadRequest("request body: want JSON such as {\"IDs\":[\"...\"]}: " + err.Error())
-	}
-	return b, nil
+	return b, decodeStrict(data, &b, `{"IDs":["..."]}`)
 }
 
 func (a *API) deleteMessages(w http.ResponseWriter, r *http.Request) error {

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,22 +24,21 @@ func (a *API) listFaults(w http.ResponseWriter, r *http.Request) error {
 // addFaults takes one rule object or an array of them and answers with the
 // rules as stored (with IDs).
 func (a *API) addFaults(w http.ResponseWriter, r *http.Request) error {
-	data, err := io.ReadAll(r.Body)
+	data, err := readBody(r)
 	if err != nil {
 		return err
 	}
 	var rules []faults.Rule
-	trimmed := strings.TrimSpace(string(data))
-	switch {
-	case strings.HasPrefix(trimmed, "["):
-		err = json.Unmarshal(data, &rules)
-	default:
+	const want = `{"Stage":"rcpt","Reply":"550 5.1.1 User unknown"} or an array of them`
+	if trimmed := strings.TrimSpace(string(data)); strings.HasPrefix(trimmed, "[") {
+		err = decodeStrict(data, &rules, want)
+	} else {
 		var one faults.Rule
-		err = json.Unmarshal(data, &one)
+		err = decodeStrict(data, &one, want)
 		rules = []faults.Rule{one}
 	}
 	if err != nil {
-		return httperr.BadRequest("request body: want a fault rule object or an array of them: " + err.Error())
+		return err
 	}
 	added, err := a.opts.Faults.Add(rules...)
 	if err != nil {
@@ -102,13 +99,13 @@ func (a *API) chaos() apitypes.ChaosTriggers {
 // triggers reset to 0%.
 func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 	var in apitypes.ChaosTriggers
-	data, err := io.ReadAll(r.Body)
+	data, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	if len(strings.TrimSpace(string(data))) > 0 {
-		if err := json.Unmarshal(data, &in); err != nil {
-			return httperr.BadRequest("request body: want {\"Sender\":{\"ErrorCode\":451,\"Probability\":10},...}: " + err.Error())
+	if !empty(data) {
+		if err := decodeStrict(data, &in, `{"Sender":{"ErrorCode":451,"Probability":10},...}`); err != nil {
+			return err
 		}
 	}
 	triggers := []apitypes.ChaosTrigger{in.Sender, in.Recipient, in.Authentication}

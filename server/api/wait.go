@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -50,6 +51,11 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 		sub.Close()
 		httperr.JSON(w, http.StatusOK, out)
 		return nil
+	}
+	// The server's write timeout is for ordinary answers: a wait may take
+	// as long as it was asked to, and a little for the answer itself.
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 10*time.Second)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return fmt.Errorf("extending the write deadline of a wait: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
