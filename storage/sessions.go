@@ -38,22 +38,35 @@ type TranscriptLine struct {
 // LiveTranscript is a transcript being recorded. Its methods are safe for
 // concurrent use.
 type LiveTranscript struct {
-	log *SessionLog
-	t   *Transcript // guarded by log.mu
+	log   *SessionLog
+	t     *Transcript // guarded by log.mu
+	bytes int         // of line text kept; guarded by log.mu
 	// cut is set once lines are no longer kept: recorders check it on
 	// every line of every session, so it takes no lock.
 	cut atomic.Bool
 }
 
-// SessionLog keeps the most recent transcripts in a bounded ring.
+// SessionLog keeps the most recent transcripts in a bounded ring. What it
+// holds is bounded three ways: transcripts (max), lines per transcript
+// (maxLines) and bytes of line text, per transcript and over all of them.
 type SessionLog struct {
 	max      int
 	hub      *hub
 	now      func() time.Time
 	mu       sync.Mutex
 	ring     []*Transcript // oldest first
+	sizes    map[*Transcript]int
+	total    int // bytes of line text over the ring
 	maxLines int
 }
+
+// Line text a transcript keeps at most, and all transcripts together;
+// beyond the first a transcript stops keeping lines, beyond the second the
+// oldest finished transcripts are forgotten.
+const (
+	MaxTranscriptBytes = 64 << 10
+	MaxSessionLogBytes = 32 << 20
+)
 
 // SessionEvent tells subscribers a session started or ended.
 const (
@@ -84,12 +97,36 @@ func (l *SessionLog) Start(t Transcript) *LiveTranscript {
 	t.Active = true
 	tp := &t
 	if len(l.ring) >= l.max {
-		l.ring[0] = nil
-		l.ring = l.ring[1:]
+		l.forget(0)
 	}
 	l.ring = append(l.ring, tp)
 	l.hub.publish(Event{Type: EventSessionStart, Transcript: snapshot(tp)})
 	return &LiveTranscript{log: l, t: tp}
+}
+
+// forget drops the transcript at ring index i; l.mu is held.
+func (l *SessionLog) forget(i int) {
+	t := l.ring[i]
+	l.total -= l.sizes[t]
+	delete(l.sizes, t)
+	l.ring = slices.Delete(l.ring, i, i+1)
+}
+
+// account adds n bytes of t's line text, forgetting the oldest finished
+// transcripts while the whole log is over its byte cap; l.mu is held.
+func (l *SessionLog) account(t *Transcript, n int) {
+	if l.sizes == nil {
+		l.sizes = map[*Transcript]int{}
+	}
+	l.sizes[t] += n
+	l.total += n
+	for i := 0; l.total > MaxSessionLogBytes && i < len(l.ring); {
+		if l.ring[i].Active {
+			i++
+			continue
+		}
+		l.forget(i)
+	}
 }
 
 // ID is the transcript's ID.
@@ -102,12 +139,14 @@ func (lt *LiveTranscript) Add(dir, text string) {
 	}
 	lt.log.mu.Lock()
 	defer lt.log.mu.Unlock()
-	if len(lt.t.Lines) == lt.log.maxLines {
+	if len(lt.t.Lines) == lt.log.maxLines || lt.bytes+len(text) > MaxTranscriptBytes {
 		lt.t.Lines = append(lt.t.Lines, TranscriptLine{At: lt.log.now(), Dir: "*", Text: "(further lines not kept)"})
 		lt.cut.Store(true)
 		return
 	}
 	lt.t.Lines = append(lt.t.Lines, TranscriptLine{At: lt.log.now(), Dir: dir, Text: text})
+	lt.bytes += len(text)
+	lt.log.account(lt.t, len(text))
 }
 
 // Keeping reports whether the transcript still keeps lines, so a recorder
@@ -182,5 +221,11 @@ func (l *SessionLog) Get(id string) (*Transcript, error) {
 func (l *SessionLog) Clear() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.ring = slices.DeleteFunc(l.ring, func(t *Transcript) bool { return !t.Active })
+	for i := 0; i < len(l.ring); {
+		if l.ring[i].Active {
+			i++
+			continue
+		}
+		l.forget(i)
+	}
 }

@@ -470,3 +470,24 @@ func TestTranscriptsExplainTLSMistakes(t *testing.T) {
 		})
 	}
 }
+
+// Transcripts stay small in JSON whatever the client sends: control bytes
+// and invalid UTF-8 are kept as "?", and a session's line text is capped.
+func TestTranscriptsStayBounded(t *testing.T) {
+	t.Parallel()
+	noise := "NOOP " + strings.Repeat("\x01\xff", 400) + "\r\n"
+	text, tr, _ := transcriptOf(t, []step{{"EHLO a.test\r\n" + strings.Repeat(noise, 200) + "QUIT\r\n", 202, false}})
+	if strings.ContainsAny(text, "\x01\xff") || !strings.Contains(text, "C: NOOP ????") {
+		t.Fatalf("control bytes kept:\n%.300s", text)
+	}
+	n := 0
+	for _, l := range tr.Lines {
+		n += len(l.Text)
+	}
+	if n > storage.MaxTranscriptBytes+maxRecorded {
+		t.Fatalf("transcript keeps %d bytes of text, cap %d", n, storage.MaxTranscriptBytes)
+	}
+	if !strings.Contains(text, "(further lines not kept)") {
+		t.Fatal("no note that lines were cut")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/storage"
@@ -536,16 +537,37 @@ func (r *recorder) command(line []byte, lost int) {
 	r.pending = append(r.pending, p)
 }
 
-// shown is a line as a transcript keeps it: at most maxRecorded bytes.
+// shown is a line as a transcript keeps it: at most maxRecorded bytes,
+// control bytes and invalid UTF-8 as "?" (JSON would spell each as six).
 func (r *recorder) shown(line []byte, lost int) string {
 	if len(line) > maxRecorded {
 		lost += len(line) - maxRecorded
 		line = line[:maxRecorded]
 	}
+	text := printable(line)
 	if lost > 0 {
-		return fmt.Sprintf("%s… [%d bytes in all]", line, len(line)+lost)
+		return fmt.Sprintf("%s… [%d bytes in all]", text, len(line)+lost)
 	}
-	return string(line)
+	return text
+}
+
+func printable(b []byte) string {
+	clean := utf8.Valid(b)
+	for _, c := range b {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return string(b)
+	}
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || (r < 0x20 && r != '\t') || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(string(b), "?"))
 }
 
 // bdatSize reads BDAT's arguments as go-smtp does; if go-smtp refuses them
