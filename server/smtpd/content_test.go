@@ -270,7 +270,7 @@ func converse(t *testing.T, addr, rcpt, content string) string {
 func storedFor(st *storage.Store, rcpt string) string {
 	for _, m := range st.List(nil, 0, 1000).Messages {
 		if len(m.Envelope.To) == 1 && m.Envelope.To[0] == rcpt {
-			return string(m.Raw)
+			return m.Raw()
 		}
 	}
 	return "(none)"
