@@ -335,8 +335,8 @@ func TestPipelinedFaultRepliesStayInOrder(t *testing.T) {
 	rc.send("Subject: pipelined", "", "..dot", ".")
 	wantPrefix(t, rc.reply(), "250")
 	m := onlyMessage(t, s)
-	if string(m.Raw) != "Subject: pipelined\r\n\r\n.dot\r\n" || strings.Join(m.Envelope.To, ",") != "y@example.test" {
-		t.Fatalf("captured %q to %v", m.Raw, m.Envelope.To)
+	if m.Raw() != "Subject: pipelined\r\n\r\n.dot\r\n" || strings.Join(m.Envelope.To, ",") != "y@example.test" {
+		t.Fatalf("captured %q to %v", m.Raw(), m.Envelope.To)
 	}
 	// The wire matched each reply to its command: the content was seen as
 	// content, not as commands.
@@ -364,8 +364,8 @@ func TestPipelinedTransactionWithinCommandLimit(t *testing.T) {
 	wantPrefix(t, rc.reply(), "250")
 	rc.send("QUIT")
 	wantPrefix(t, rc.reply(), "221")
-	if m := onlyMessage(t, s); !strings.Contains(string(m.Raw), "QUIT\r\nNOOP") {
-		t.Fatalf("captured %q", m.Raw)
+	if m := onlyMessage(t, s); !strings.Contains(m.Raw(), "QUIT\r\nNOOP") {
+		t.Fatalf("captured %q", m.Raw())
 	}
 }
 

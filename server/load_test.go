@@ -80,7 +80,7 @@ func TestNoLossUnderLoad(t *testing.T) {
 	stored := map[[32]byte]int{}
 	page := s.Store.List(nil, 0, 0)
 	for _, m := range page.Messages {
-		stored[sha256.Sum256(m.Raw)]++
+		stored[sha256.Sum256([]byte(m.Raw()))]++
 	}
 	if len(acked) != total {
 		t.Fatalf("%d of %d messages acknowledged", len(acked), total)

@@ -94,7 +94,7 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("acknowledged %q is not in the store", subject)
 		}
-		if string(m.Raw) != body {
+		if m.Raw() != body {
 			t.Fatalf("%q is not byte-exact", subject)
 		}
 	}

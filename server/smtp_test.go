@@ -144,8 +144,8 @@ func TestDefaultPortSemantics(t *testing.T) {
 				t.Fatalf("delivery failed: %v", err)
 			}
 			m := onlyMessage(t, s)
-			if string(m.Raw) != testMsg {
-				t.Errorf("raw = %q, want byte-exact %q", m.Raw, testMsg)
+			if m.Raw() != testMsg {
+				t.Errorf("raw = %q, want byte-exact %q", m.Raw(), testMsg)
 			}
 			if m.Envelope.From != "app@example.test" || strings.Join(m.Envelope.To, ",") != "user@example.test,hidden@example.test" {
 				t.Errorf("envelope = %+v", m.Envelope)
@@ -379,7 +379,7 @@ func TestShutdownLetsDataFinish(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if m := onlyMessage(t, s); string(m.Raw) != testMsg {
-		t.Fatalf("raw %q", m.Raw)
+	if m := onlyMessage(t, s); m.Raw() != testMsg {
+		t.Fatalf("raw %q", m.Raw())
 	}
 }

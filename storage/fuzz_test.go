@@ -42,7 +42,7 @@ func FuzzMessage(f *testing.F) {
 		if _, err := json.Marshal(p); err != nil {
 			t.Fatalf("parsed view does not encode: %v", err)
 		}
-		if string(m.Raw) != string(raw) {
+		if m.Raw() != string(raw) {
 			t.Fatal("raw bytes changed")
 		}
 	})
@@ -83,7 +83,7 @@ func FuzzScanHeader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		got := scanHeader(raw)
-		h := ReadHeader(raw)
+		h := ReadHeader(string(raw))
 		for i, name := range summaryFields {
 			if want := h.Get(name); got[i] != want {
 				t.Fatalf("%s: scan %q, textproto %q", name, got[i], want)

@@ -25,7 +25,7 @@ const (
 // capture summarizes every message, and most fields are never looked at.
 // Values not folded over lines alias raw.
 func scanHeader(raw []byte) (vals [len(summaryFields)]string) {
-	end, _ := headerEnd(raw)
+	end, _ := headerEnd(alias(raw))
 	block := raw[:end]
 	if len(block) > 0 && (block[0] == ' ' || block[0] == '\t') {
 		return vals // textproto refuses a header that starts folded

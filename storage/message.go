@@ -44,10 +44,10 @@ type Delivery struct {
 	Received      time.Time // when DATA completed
 }
 
-// Message is one captured message. Raw, Envelope and delivery never change
-// after Add; Read is guarded by the store. Its strings other than ID share
-// memory with Raw (pack.go): keeping one long after the message is gone
-// keeps that memory too.
+// Message is one captured message. Its raw bytes, Envelope and delivery
+// never change after Add; Read is guarded by the store. Its strings other
+// than ID share memory with the raw bytes (pack.go): keeping one long after
+// the message is gone keeps that memory too.
 type Message struct {
 	// First, what a search over every message reads, so that it is one
 	// cache line per message: toKey is every recipient (To header names and
@@ -56,8 +56,11 @@ type Message struct {
 	read  atomic.Bool // written only under the store lock, read anywhere
 	seq   uint64      // arrival order, strictly increasing
 
-	ID       string
-	Raw      []byte
+	ID string
+	// raw is the message as received. Nothing writes it after Add: the
+	// header, envelope and search strings alias it, and Raw hands it out
+	// as a string, so it is unexported and never given out as a []byte.
+	raw      []byte
 	Envelope Envelope
 	Header   HeaderSummary
 
@@ -87,8 +90,15 @@ func (m *Message) Delivery() Delivery {
 // Received is when DATA completed.
 func (m *Message) Received() time.Time { return m.received }
 
+// Raw returns the message exactly as received. It is the stored bytes
+// themselves, not a copy: they never change after Add, so the string is
+// immutable like any other, and being a string it cannot be used to change
+// them. Like the other strings of a Message, it keeps the stored bytes
+// (and the slab they were carved from, slab.go) alive as long as it is kept.
+func (m *Message) Raw() string { return alias(m.raw) }
+
 // Size is the raw message size in bytes.
-func (m *Message) Size() int { return len(m.Raw) }
+func (m *Message) Size() int { return len(m.raw) }
 
 // Details returns the facts that need a full MIME parse (attachment counts,
 // snippet). They are computed once, on first use, so capture stays cheap.
@@ -102,7 +112,7 @@ func (m *Message) Details() Details {
 // cached. The result is shared: do not modify it.
 func (m *Message) Parse() *Parsed {
 	if m.cache == nil {
-		return Parse(m.Raw)
+		return Parse(m.Raw())
 	}
 	return m.cache.get(m)
 }

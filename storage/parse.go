@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"net/mail"
 	"net/textproto"
@@ -59,26 +58,26 @@ type Parsed struct {
 
 // headerEnd returns the offset of the blank line ending the header block and
 // the offset of the body, tolerating bare LF line endings.
-func headerEnd(raw []byte) (int, int) {
-	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
-		if j := bytes.Index(raw[:i+1], []byte("\n\n")); j >= 0 { // an earlier blank line with bare LFs
+func headerEnd(raw string) (int, int) {
+	if i := strings.Index(raw, "\r\n\r\n"); i >= 0 {
+		if j := strings.Index(raw[:i+1], "\n\n"); j >= 0 { // an earlier blank line with bare LFs
 			return j + 1, j + 2
 		}
 		return i + 2, i + 4
 	}
-	if j := bytes.Index(raw, []byte("\n\n")); j >= 0 {
+	if j := strings.Index(raw, "\n\n"); j >= 0 {
 		return j + 1, j + 2
 	}
 	return len(raw), len(raw)
 }
 
-// ReadHeader parses the header block of raw, keeping whatever it could read
-// before a malformed line.
-func ReadHeader(raw []byte) textproto.MIMEHeader {
+// ReadHeader parses the header block of raw (such as Message.Raw), keeping
+// whatever it could read before a malformed line.
+func ReadHeader(raw string) textproto.MIMEHeader {
 	end, _ := headerEnd(raw)
 	// The reader's buffer is sized to the header block: the default 4 KB
 	// would be most of the garbage made per captured message.
-	r := io.MultiReader(bytes.NewReader(raw[:end]), strings.NewReader("\r\n"))
+	r := io.MultiReader(strings.NewReader(raw[:end]), strings.NewReader("\r\n"))
 	h, err := textproto.NewReader(bufio.NewReaderSize(r, min(end+2, 64<<10))).ReadMIMEHeader()
 	if h == nil {
 		h = textproto.MIMEHeader{}
@@ -87,11 +86,11 @@ func ReadHeader(raw []byte) textproto.MIMEHeader {
 	return h
 }
 
-// summarize fills m.Header from m.Raw, which must never change: what the
+// summarize fills m.Header from m.raw, which must never change: what the
 // parsers return is kept as the raw bytes it came from wherever they hold
 // it verbatim, and one sender and one To address live inside m (pack.go).
 func (m *Message) summarize() {
-	h := scanHeader(m.Raw)
+	h := scanHeader(m.raw)
 	m.Header = HeaderSummary{
 		MessageID: strings.Trim(strings.TrimSpace(h[fieldMessageID]), "<>"),
 		Subject:   within(h[fieldSubject], decodeHeader(h[fieldSubject])),
@@ -165,19 +164,20 @@ var parser = enmime.NewParser(
 	enmime.DisableCharacterDetection(true),
 )
 
-// Parse builds the full view of a raw message. It never fails: malformed
-// MIME is reported in Errors and the rest is shown as well as it can be.
-func Parse(raw []byte) *Parsed {
+// Parse builds the full view of a raw message (such as Message.Raw). It
+// never fails: malformed MIME is reported in Errors and the rest is shown
+// as well as it can be.
+func Parse(raw string) *Parsed {
 	p := &Parsed{Header: ReadHeader(raw)}
 	p.ReturnPath = strings.Trim(strings.TrimSpace(p.Header.Get("Return-Path")), "<>")
 	if d := p.Header.Get("Date"); d != "" {
 		p.Date = parseDate(d)
 	}
-	env, err := parser.ReadEnvelope(bytes.NewReader(raw))
+	env, err := parser.ReadEnvelope(strings.NewReader(raw))
 	if err != nil {
 		// enmime gave up: show the body as text so nothing is hidden.
 		_, body := headerEnd(raw)
-		p.Text = strings.ToValidUTF8(string(raw[body:]), "\uFFFD")
+		p.Text = strings.ToValidUTF8(raw[body:], "\uFFFD")
 		p.Errors = append(p.Errors, err.Error())
 		return p
 	}

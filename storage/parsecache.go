@@ -27,7 +27,7 @@ func (c *parseCache) get(m *Message) *Parsed {
 		}
 	}
 	c.mu.Unlock()
-	p := Parse(m.Raw) // outside the lock: parsing may take a while
+	p := Parse(m.Raw()) // outside the lock: parsing may take a while
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= c.size {

@@ -162,9 +162,9 @@ func positiveTerm(tok string, now time.Time, loc *time.Location) (Filter, error)
 			return nil, fmt.Errorf("%s:%s: %w", key, val, err)
 		}
 		if key == "larger" {
-			return func(m *Message) bool { return int64(len(m.Raw)) >= n }, nil
+			return func(m *Message) bool { return int64(len(m.raw)) >= n }, nil
 		}
-		return func(m *Message) bool { return int64(len(m.Raw)) <= n }, nil
+		return func(m *Message) bool { return int64(len(m.raw)) <= n }, nil
 	case "port":
 		p, err := strconv.Atoi(val)
 		if err != nil {
@@ -247,12 +247,12 @@ func textTerm(v string) Filter {
 			listContains(h.Cc, v) || contains(m.Envelope.From, v) || anyContains(m.Envelope.To, v) {
 			return true
 		}
-		_, body := headerEnd(m.Raw)
-		if containsFold(m.Raw[body:], needle) {
+		_, body := headerEnd(alias(m.raw))
+		if containsFold(m.raw[body:], needle) {
 			return true
 		}
-		if !containsFold(m.Raw, []byte("base64")) && !containsFold(m.Raw, []byte("quoted-printable")) &&
-			!containsFold(m.Raw, []byte("charset")) {
+		if !containsFold(m.raw, []byte("base64")) && !containsFold(m.raw, []byte("quoted-printable")) &&
+			!containsFold(m.raw, []byte("charset")) {
 			return false
 		}
 		p := m.Parse()

@@ -92,7 +92,7 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	if d.Received.IsZero() {
 		d.Received = s.now()
 	}
-	m := &Message{Raw: append(s.slabs.alloc(len(raw)), raw...), received: d.Received, cache: &s.parsed}
+	m := &Message{raw: append(s.slabs.alloc(len(raw)), raw...), received: d.Received, cache: &s.parsed}
 	m.summarize()
 	// The ID is its own string: other records (transcripts) keep IDs of
 	// messages long gone, and must not keep their slabs.
@@ -155,7 +155,7 @@ func (s *Store) overLimit(incoming int) bool {
 func (s *Store) forget(m *Message) {
 	s.parsed.forget(m)
 	delete(s.byID, m.ID)
-	s.bytes -= int64(len(m.Raw))
+	s.bytes -= int64(len(m.raw))
 	if !m.read.Load() {
 		s.unread--
 	}

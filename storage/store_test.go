@@ -1,12 +1,14 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func msg(subject, to string) []byte {
@@ -192,5 +194,48 @@ func TestParseDateKeepsWhatJSONCanCarry(t *testing.T) {
 		if err != nil || string(got) != `"`+tt.want+`"` {
 			t.Errorf("parseDate(%q) = %s, %v; want %s", tt.in, got, err, tt.want)
 		}
+	}
+}
+
+// A caller can reach the stored bytes only through Raw, whose result is a
+// string: the compiler refuses any write through it, so what the header,
+// envelope and search strings alias cannot change. What a caller can do is
+// change its own copies, the slice given to Add and a []byte made from
+// Raw's result; neither reaches the store.
+func TestStoredBytesCannotBeChangedThroughTheAPI(t *testing.T) {
+	s := New(Limits{})
+	in := msg("original", "rcpt@example.test")
+	want := string(in)
+	m, err := s.Add(in, Envelope{From: "a@example.test", To: []string{"rcpt@example.test"}}, Delivery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(in) // Add copied: the caller's slice is the caller's
+
+	b := []byte(m.Raw())
+	copy(b[bytes.Index(b, []byte("original")):], "tampered")
+	if got := m.Raw(); got != want {
+		t.Fatalf("Raw() = %q after the caller changed its copies, want %q", got, want)
+	}
+	if m.Size() != len(want) {
+		t.Errorf("Size() = %d, want %d", m.Size(), len(want))
+	}
+	if m.Header.Subject != "original" || m.Header.To[0].Address != "rcpt@example.test" {
+		t.Errorf("header summary changed: %+v", m.Header)
+	}
+	f, err := ParseQuery("to:rcpt@example.test subject:original body", time.Now(), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.List(f, 0, 0).Matched; got != 1 {
+		t.Errorf("search matched %d, want 1", got)
+	}
+
+	// Raw hands out the stored bytes themselves, as documented: no copy.
+	if n := testing.AllocsPerRun(100, func() { _ = m.Raw() }); n != 0 {
+		t.Errorf("Raw() allocates %v times, want 0", n)
+	}
+	if unsafe.StringData(m.Raw()) != &m.raw[0] {
+		t.Error("Raw() is a copy, not the stored bytes")
 	}
 }

@@ -47,7 +47,7 @@ func (m *Message) Summary() Summary {
 		Created:     m.received,
 		Username:    m.delivery.AuthUser,
 		Tags:        []string{},
-		Size:        len(m.Raw),
+		Size:        len(m.raw),
 		Attachments: d.Attachments,
 		Snippet:     d.Snippet,
 		Envelope:    env,

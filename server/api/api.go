@@ -338,12 +338,12 @@ func (a *API) getRaw(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(m.Raw)))
+	w.Header().Set("Content-Length", strconv.Itoa(m.Size()))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if dl {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": m.ID + ".eml"}))
 	}
-	w.Write(m.Raw)
+	io.WriteString(w, m.Raw()) // the status is out: a failed write has no one to tell
 	return nil
 }
 
@@ -352,7 +352,7 @@ func (a *API) getHeaders(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h := storage.ReadHeader(m.Raw)
+	h := storage.ReadHeader(m.Raw())
 	out := make(map[string][]string, len(h))
 	keys := make([]string, 0, len(h))
 	for k := range h {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -90,18 +91,19 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
 	switch kind := q.Get("kind"); kind {
 	case "from":
 		f = func(m *storage.Message) bool {
-			return contains(m.Envelope.From, query) || anyContains(storage.ReadHeader(m.Raw)["From"], query)
+			return contains(m.Envelope.From, query) || anyContains(storage.ReadHeader(m.Raw())["From"], query)
 		}
 	case "to":
 		f = func(m *storage.Message) bool {
-			return anyContains(m.Envelope.To, query) || anyContains(storage.ReadHeader(m.Raw)["To"], query)
+			return anyContains(m.Envelope.To, query) || anyContains(storage.ReadHeader(m.Raw())["To"], query)
 		}
 	case "containing":
 		f = func(m *storage.Message) bool {
-			if contains(string(m.Raw[bodyOffset(m.Raw):]), query) {
+			raw := m.Raw()
+			if contains(raw[bodyOffset(raw):], query) {
 				return true
 			}
-			for _, vals := range storage.ReadHeader(m.Raw) {
+			for _, vals := range storage.ReadHeader(raw) {
 				if anyContains(vals, query) {
 					return true
 				}
@@ -173,10 +175,10 @@ func (h *handler) download(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Content-Type", "message/rfc822")
-	w.Header().Set("Content-Length", strconv.Itoa(len(m.Raw)))
+	w.Header().Set("Content-Length", strconv.Itoa(m.Size()))
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": m.ID + ".eml"}))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Write(m.Raw) // an error here means the client went away: nothing to answer
+	io.WriteString(w, m.Raw()) // an error here means the client went away: nothing to answer
 	return nil
 }
 

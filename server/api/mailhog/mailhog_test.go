@@ -220,7 +220,7 @@ func TestMessageShape(t *testing.T) {
 	var got Message
 	body := s.getJSON("/api/v1/messages/"+m.ID, &got)
 
-	raw := string(m.Raw)
+	raw := m.Raw()
 	_, rawBody, _ := strings.Cut(raw, "\r\n\r\n")
 	want := Message{
 		ID:      m.ID,
@@ -355,8 +355,8 @@ func TestDownload(t *testing.T) {
 	s := newSink(t)
 	m := s.addFile("18-long-folding-received.eml", "a@example.test", "b@example.test")
 	status, hdr, body := s.do("GET", "/api/v1/messages/"+m.ID+"/download")
-	if status != http.StatusOK || !bytes.Equal(body, m.Raw) {
-		t.Fatalf("status %d, %d bytes; want 200 and the %d raw bytes exactly", status, len(body), len(m.Raw))
+	if status != http.StatusOK || string(body) != m.Raw() {
+		t.Fatalf("status %d, %d bytes; want 200 and the %d raw bytes exactly", status, len(body), m.Size())
 	}
 	if ct := hdr.Get("Content-Type"); ct != "message/rfc822" {
 		t.Errorf("Content-Type %q", ct)
@@ -475,11 +475,7 @@ func TestSplitParts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got []string
-			for _, p := range splitParts([]byte(tt.body), "b") {
-				got = append(got, string(p))
-			}
-			if !slices.Equal(got, tt.want) {
+			if got := splitParts(tt.body, "b"); !slices.Equal(got, tt.want) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 		})
@@ -502,7 +498,7 @@ func TestBoundaryAndBodyOffset(t *testing.T) {
 		t.Errorf("text/plain taken for multipart")
 	}
 	for raw, want := range map[string]int{"A: 1\r\n\r\nbody": 8, "A: 1\n\nbody": 6, "\r\nbody": 2, "A: 1\r\n": 6, "": 0} {
-		if got := bodyOffset([]byte(raw)); got != want {
+		if got := bodyOffset(raw); got != want {
 			t.Errorf("bodyOffset(%q) = %d, want %d", raw, got, want)
 		}
 	}

@@ -1,7 +1,6 @@
 package mailhog
 
 import (
-	"bytes"
 	"mime"
 	"strings"
 	"time"
@@ -65,7 +64,7 @@ func messageOf(m *storage.Message) Message {
 	for _, r := range m.Envelope.To {
 		to = append(to, pathOf(r))
 	}
-	content := contentOf(m.Raw, maxDepth)
+	content := contentOf(m.Raw(), maxDepth)
 	// MailHog parses the top level into Message.MIME, not Content.MIME.
 	mimeBody := content.MIME
 	content.MIME = nil
@@ -80,7 +79,7 @@ func messageOf(m *storage.Message) Message {
 		Content: content,
 		Created: m.Received(),
 		MIME:    mimeBody,
-		Raw:     SMTPMessage{From: m.Envelope.From, To: rcpts, Data: string(m.Raw), Helo: m.Delivery().Helo},
+		Raw:     SMTPMessage{From: m.Envelope.From, To: rcpts, Data: m.Raw(), Helo: m.Delivery().Helo},
 	}
 }
 
@@ -92,11 +91,11 @@ func pathOf(addr string) Path {
 	return p
 }
 
-// contentOf builds the Content of a message or part from its raw bytes,
+// contentOf builds the Content of a message or part from its raw text,
 // splitting multipart bodies into parts down to depth levels.
-func contentOf(raw []byte, depth int) Content {
+func contentOf(raw string, depth int) Content {
 	h := storage.ReadHeader(raw)
-	c := Content{Headers: h, Body: string(raw[bodyOffset(raw):]), Size: len(raw)}
+	c := Content{Headers: h, Body: raw[bodyOffset(raw):], Size: len(raw)}
 	if depth > 0 {
 		if boundary, ok := multipartBoundary(h.Get("Content-Type")); ok {
 			c.MIME = &MIMEBody{Parts: []Content{}}
@@ -145,9 +144,9 @@ func looseBoundary(ct string) string {
 // bodyOffset returns where the body of raw starts: after the first empty
 // line, which may be the very first line of a part without headers. Bare LF
 // line endings are accepted.
-func bodyOffset(raw []byte) int {
+func bodyOffset(raw string) int {
 	for i := 0; i < len(raw); {
-		j := bytes.IndexByte(raw[i:], '\n')
+		j := strings.IndexByte(raw[i:], '\n')
 		if j < 0 {
 			return len(raw)
 		}
@@ -160,25 +159,25 @@ func bodyOffset(raw []byte) int {
 	return len(raw)
 }
 
-// splitParts returns the raw parts of a multipart body: the bytes between
+// splitParts returns the raw parts of a multipart body: the text between
 // delimiter lines, without the line break that belongs to the next
 // delimiter. The preamble and epilogue are dropped. When the close
 // delimiter is missing, the last part runs to the end of the body.
-func splitParts(body []byte, boundary string) [][]byte {
+func splitParts(body, boundary string) []string {
 	if boundary == "" {
 		return nil
 	}
-	delim := []byte("--" + boundary)
-	var parts [][]byte
+	delim := "--" + boundary
+	var parts []string
 	start := -1 // offset of the current part; -1 in the preamble
 	for pos := 0; pos < len(body); {
 		next := len(body)
-		if j := bytes.IndexByte(body[pos:], '\n'); j >= 0 {
+		if j := strings.IndexByte(body[pos:], '\n'); j >= 0 {
 			next = pos + j + 1
 		}
-		if line := body[pos:next]; bytes.HasPrefix(line, delim) {
-			rest := bytes.TrimRight(line[len(delim):], " \t\r\n")
-			closing := string(rest) == "--"
+		if line := body[pos:next]; strings.HasPrefix(line, delim) {
+			rest := strings.TrimRight(line[len(delim):], " \t\r\n")
+			closing := rest == "--"
 			if len(rest) == 0 || closing {
 				if start >= 0 {
 					parts = append(parts, trimLineBreak(body[start:pos]))
@@ -197,7 +196,7 @@ func splitParts(body []byte, boundary string) [][]byte {
 	return parts
 }
 
-func trimLineBreak(b []byte) []byte {
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	return bytes.TrimSuffix(b, []byte("\r"))
+func trimLineBreak(s string) string {
+	s = strings.TrimSuffix(s, "\n")
+	return strings.TrimSuffix(s, "\r")
 }
