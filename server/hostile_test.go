@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"time"
 	"testing"
 
 	"github.com/emersion/go-smtp"
@@ -84,5 +86,43 @@ func TestHostileCorpus(t *testing.T) {
 	}
 	if _, err := s.Client.List(ctx, 0, 50); err != nil {
 		t.Fatalf("listing after the hostile corpus: %v", err)
+	}
+}
+
+// A small message whose MIME structure would cost enmime minutes neither
+// slows the API nor holds up delivery: it is listed at once, searchable,
+// downloadable byte-exact, and its view names the limit.
+func TestCostlyMIMEStructureIsBounded(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../testdata/hostile/11-unclosed-nesting-26-deep.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sinktest.Start(t)
+	ctx := context.Background()
+	deliver(t, s, "a@example.test", []string{"deep@hostile.test"}, string(raw))
+	start := time.Now()
+	if _, err := s.Client.List(ctx, 0, 50); err != nil {
+		t.Fatal(err)
+	}
+	found, err := s.Client.Search(ctx, "leaf", 0, 10) // a body-text search parses
+	if err != nil || len(found.Messages) != 1 {
+		t.Fatalf("search: %+v %v", found, err)
+	}
+	deliver(t, s, "a@example.test", []string{"after@example.test"}, testMsg)
+	m, err := s.Client.Message(ctx, found.Messages[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Generous: the same calls took 35 s each before the budget.
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("list, search, delivery and view took %v", took)
+	}
+	if !strings.Contains(strings.Join(m.Errors, " "), "never closed") {
+		t.Fatalf("view errors %q do not name the limit", m.Errors)
+	}
+	got, err := s.Client.Raw(ctx, m.ID)
+	if err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("raw not byte-exact: %v", err)
 	}
 }

@@ -173,6 +173,16 @@ func Parse(raw string) *Parsed {
 	if d := p.Header.Get("Date"); d != "" {
 		p.Date = parseDate(d)
 	}
+	if why := overBudget(raw); why != "" {
+		_, body := headerEnd(raw)
+		text := raw[body:]
+		if len(text) > maxUnparsedText {
+			text = text[:maxUnparsedText]
+		}
+		p.Text = strings.ToValidUTF8(text, "\uFFFD")
+		p.Errors = append(p.Errors, "MIME structure not parsed: "+why+"; the body is shown as text and the raw source is intact")
+		return p
+	}
 	env, err := parser.ReadEnvelope(strings.NewReader(raw))
 	if err != nil {
 		// enmime gave up: show the body as text so nothing is hidden.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"time"
 )
@@ -177,14 +178,49 @@ type Filter func(*Message) bool
 
 // Latest returns the newest message that f selects.
 func (s *Store) Latest(f Filter) (*Message, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for i := len(s.msgs) - 1; i >= 0; i-- {
-		if f == nil || f(s.msgs[i]) {
-			return s.msgs[i], nil
+	var found *Message
+	s.each(func(m *Message) bool {
+		if f == nil || f(m) {
+			found = m
+			return false
 		}
+		return true
+	})
+	if found == nil {
+		return nil, fmt.Errorf("getting latest message: %w", ErrNotFound)
 	}
-	return nil, fmt.Errorf("getting latest message: %w", ErrNotFound)
+	return found, nil
+}
+
+// chunk is how many messages each takes from the store per look under its
+// lock.
+const chunk = 512
+
+// each calls fn for the messages stored when it was called, newest first,
+// until fn returns false. fn runs outside the store's lock (a filter may
+// parse a message: that must not hold up deliveries); the lock is taken
+// for each chunk only to copy it. It returns the arrival sequence number
+// of the newest message at the start.
+func (s *Store) each(fn func(*Message) bool) uint64 {
+	s.mu.RLock()
+	top := s.seq
+	s.mu.RUnlock()
+	buf := make([]*Message, 0, chunk)
+	for cursor := top + 1; ; {
+		s.mu.RLock()
+		hi := sort.Search(len(s.msgs), func(i int) bool { return s.msgs[i].seq >= cursor })
+		buf = append(buf[:0], s.msgs[max(0, hi-chunk):hi]...)
+		s.mu.RUnlock()
+		if len(buf) == 0 {
+			return top
+		}
+		for i := len(buf) - 1; i >= 0; i-- {
+			if !fn(buf[i]) {
+				return top
+			}
+		}
+		cursor = buf[0].seq
+	}
 }
 
 // Page is one page of a listing, newest first.
@@ -198,10 +234,10 @@ type Page struct {
 // List returns messages that f selects, newest first, skipping start and
 // returning at most limit (limit <= 0: no limit).
 func (s *Store) List(f Filter, start, limit int) Page {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p := Page{Seq: s.seq}
 	if f == nil {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		p := Page{Seq: s.seq}
 		p.Matched, p.Unread = len(s.msgs), s.unread
 		hi := len(s.msgs) - start
 		lo := 0
@@ -213,10 +249,10 @@ func (s *Store) List(f Filter, start, limit int) Page {
 		}
 		return p
 	}
-	for i := len(s.msgs) - 1; i >= 0; i-- {
-		m := s.msgs[i]
+	var p Page
+	p.Seq = s.each(func(m *Message) bool {
 		if !f(m) {
-			continue
+			return true
 		}
 		if p.Matched >= start && (limit <= 0 || len(p.Messages) < limit) {
 			p.Messages = append(p.Messages, m)
@@ -225,7 +261,8 @@ func (s *Store) List(f Filter, start, limit int) Page {
 		if !m.read.Load() {
 			p.Unread++
 		}
-	}
+		return true
+	})
 	return p
 }
 
@@ -241,12 +278,13 @@ func (s *Store) Delete(ids ...string) []string {
 
 // DeleteMatching removes the messages f selects (nil: all) and returns their IDs.
 func (s *Store) DeleteMatching(f Filter) []string {
+	chosen := s.matching(f)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var gone []string
 	kept := s.msgs[:0]
 	for _, m := range s.msgs {
-		if f == nil || f(m) {
+		if f == nil || chosen[m] {
 			s.forget(m)
 			gone = append(gone, m.ID)
 			continue
@@ -266,14 +304,30 @@ func (s *Store) DeleteMatching(f Filter) []string {
 	return gone
 }
 
+// matching evaluates f outside the lock (see each); nil for f nil.
+func (s *Store) matching(f Filter) map[*Message]bool {
+	if f == nil {
+		return nil
+	}
+	chosen := map[*Message]bool{}
+	s.each(func(m *Message) bool {
+		if f(m) {
+			chosen[m] = true
+		}
+		return true
+	})
+	return chosen
+}
+
 // SetRead marks the messages f selects (nil: all) read or unread and returns
 // the IDs whose flag changed.
 func (s *Store) SetRead(f Filter, read bool) []string {
+	chosen := s.matching(f)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var changed []string
 	for _, m := range s.msgs {
-		if (f == nil || f(m)) && m.read.Load() != read {
+		if (f == nil || chosen[m]) && m.read.Load() != read {
 			m.read.Store(read)
 			if read {
 				s.unread--
@@ -302,15 +356,16 @@ func (s *Store) Stats() Stats {
 // sequence number of the newest message at that moment, so a caller that
 // subscribed first can skip events it has already counted.
 func (s *Store) Count(f Filter) (n int, seq uint64) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	if f == nil {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
 		return len(s.msgs), s.seq
 	}
-	for _, m := range s.msgs {
+	seq = s.each(func(m *Message) bool {
 		if f(m) {
 			n++
 		}
-	}
-	return n, s.seq
+		return true
+	})
+	return n, seq
 }
