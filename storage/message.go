@@ -61,6 +61,7 @@ type Message struct {
 	// header, envelope and search strings alias it, and Raw hands it out
 	// as a string, so it is unexported and never given out as a []byte.
 	raw      []byte
+	kept     int64 // bytes the store's limit counts for it
 	Envelope Envelope
 	Header   HeaderSummary
 

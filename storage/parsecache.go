@@ -9,8 +9,14 @@ import "sync"
 type parseCache struct {
 	mu      sync.Mutex
 	entries []parseEntry // most recent last
-	size    int
+	size    int          // entries at most
+	bytes   int          // raw bytes of the cached messages
 }
+
+// maxCachedBytes bounds the raw size of the messages whose views are kept
+// (a view holds about as much again, decoded): part of the constant the
+// README adds to the store's limits.
+const maxCachedBytes = 32 << 20
 
 type parseEntry struct {
 	m *Message
@@ -28,12 +34,18 @@ func (c *parseCache) get(m *Message) *Parsed {
 	}
 	c.mu.Unlock()
 	p := Parse(m.Raw()) // outside the lock: parsing may take a while
+	n := m.Size()
+	if n > maxCachedBytes/2 {
+		return p // too big to keep: parsed again on the next read
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.size {
+	for len(c.entries) > 0 && (len(c.entries) >= c.size || c.bytes+n > maxCachedBytes) {
+		c.bytes -= c.entries[0].m.Size()
 		c.entries = append(c.entries[:0], c.entries[1:]...)
 	}
 	c.entries = append(c.entries, parseEntry{m, p})
+	c.bytes += n
 	return p
 }
 
@@ -43,6 +55,7 @@ func (c *parseCache) forget(m *Message) {
 	defer c.mu.Unlock()
 	for i, e := range c.entries {
 		if e.m == m {
+			c.bytes -= m.Size()
 			c.entries = append(c.entries[:i], c.entries[i+1:]...)
 			return
 		}

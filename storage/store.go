@@ -21,7 +21,7 @@ type Limits struct {
 type Stats struct {
 	Total         int    // messages held
 	Unread        int    // messages held and not marked read
-	Bytes         int64  // raw bytes held
+	Bytes         int64  // bytes held: raw messages, envelopes and per-message records
 	Accepted      uint64 // messages ever added
 	AcceptedBytes int64  // raw bytes ever added
 	Deleted       uint64 // messages removed by a delete call
@@ -116,13 +116,17 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	// memory, where keys spread over the slabs cost a cache miss each.
 	key := &packer{buf: make([]byte, 0, keySize(m.Header.To, env.To))}
 	m.toKey = key.recipientKey(m.Header.To, env.To)
+	// What the byte limit counts: everything the message keeps, not only
+	// its raw bytes (an envelope of 1,000 long recipients outweighs a small
+	// message many times over).
+	m.kept = int64(len(raw) + size + len(m.toKey) + 16*len(env.To) + len(d.Helo) + len(d.AuthUser) + len(d.ClientAddr) + messageOverhead)
 
 	s.mu.Lock()
 	m.delivery = s.shared(d)
 	s.seq++
 	m.seq = s.seq
 	var evicted []string
-	for len(s.msgs) > 0 && s.overLimit(len(raw)) {
+	for len(s.msgs) > 0 && s.overLimit(m.kept) {
 		old := s.msgs[0]
 		s.msgs[0] = nil
 		s.msgs = s.msgs[1:]
@@ -132,7 +136,7 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	}
 	s.msgs = append(s.msgs, m)
 	s.byID[m.ID] = m
-	s.bytes += int64(len(raw))
+	s.bytes += m.kept
 	s.unread++
 	s.stats.Accepted++
 	s.stats.AcceptedBytes += int64(len(raw))
@@ -145,18 +149,22 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	return m, nil
 }
 
-func (s *Store) overLimit(incoming int) bool {
+func (s *Store) overLimit(incoming int64) bool {
 	if s.limits.MaxMessages > 0 && len(s.msgs)+1 > s.limits.MaxMessages {
 		return true
 	}
-	return s.limits.MaxBytes > 0 && s.bytes+int64(incoming) > s.limits.MaxBytes
+	return s.limits.MaxBytes > 0 && s.bytes+incoming > s.limits.MaxBytes
 }
+
+// messageOverhead is what a stored message costs beyond its bytes and
+// strings: the Message struct, its index entries and list slot.
+const messageOverhead = 512
 
 // forget drops m from the index and counters; the caller removes it from msgs.
 func (s *Store) forget(m *Message) {
 	s.parsed.forget(m)
 	delete(s.byID, m.ID)
-	s.bytes -= int64(len(m.raw))
+	s.bytes -= m.kept
 	if !m.read.Load() {
 		s.unread--
 	}

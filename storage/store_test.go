@@ -55,7 +55,9 @@ func TestListPagesNewestFirst(t *testing.T) {
 }
 
 func TestByteLimitEvictsOldestAndRefusesHuge(t *testing.T) {
-	one := int64(len(msg("0", "x@example.test")))
+	probe := New(Limits{})
+	add(t, probe, "0", "x@example.test")
+	one := probe.Stats().Bytes // what one such message costs, envelope and all
 	s := New(Limits{MaxBytes: 3 * one})
 	sub := s.Subscribe(16)
 	defer sub.Close()
@@ -237,5 +239,25 @@ func TestStoredBytesCannotBeChangedThroughTheAPI(t *testing.T) {
 	}
 	if unsafe.StringData(m.Raw()) != &m.raw[0] {
 		t.Error("Raw() is a copy, not the stored bytes")
+	}
+}
+
+// The byte limit counts envelopes: many long recipients on a tiny message
+// cannot grow the store past it.
+func TestByteLimitCountsEnvelopes(t *testing.T) {
+	s := New(Limits{MaxBytes: 1 << 20})
+	var to []string
+	for i := range 1000 {
+		to = append(to, fmt.Sprintf("%0240d@example.test", i))
+	}
+	raw := []byte("Subject: tiny\r\n\r\nx\r\n")
+	for range 100 {
+		if _, err := s.Add(raw, Envelope{From: "a@example.test", To: to}, Delivery{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.Bytes > 1<<20 || st.Total > 4 {
+		t.Fatalf("%d messages, %d bytes kept under a 1 MiB limit", st.Total, st.Bytes)
 	}
 }
