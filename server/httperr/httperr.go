@@ -103,11 +103,7 @@ func logFailure(log *slog.Logger, r *http.Request, err error) {
 // handlers' successful JSON answers go through it too, so that every JSON
 // answer carries the same headers.
 func JSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
+	StartJSON(w, status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v) // the client went away; nothing to do
@@ -139,4 +135,14 @@ func BoolParam(r *http.Request, name string) (bool, error) {
 	default:
 		return false, BadParam(name, v, "1 or 0")
 	}
+}
+
+// StartJSON writes the headers and status of a JSON answer whose body the
+// caller streams.
+func StartJSON(w http.ResponseWriter, status int) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
 }

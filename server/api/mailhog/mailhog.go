@@ -3,6 +3,7 @@ package mailhog
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -132,11 +133,26 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, f storage.Filter)
 		limit = maxLimit
 	}
 	p := h.store.List(f, start, limit)
-	out := Messages{Total: p.Matched, Count: len(p.Messages), Start: start, Items: make([]Message, 0, len(p.Messages))}
-	for _, m := range p.Messages {
-		out.Items = append(out.Items, messageOf(m))
+	// Messages, streamed one item at a time: MailHog's shape repeats every
+	// body at each MIME level and carries the raw message too, so the
+	// whole answer may be many times the store's bytes; one item is not.
+	head, err := json.Marshal(Messages{Total: p.Matched, Count: len(p.Messages), Start: start})
+	if err != nil {
+		return fmt.Errorf("encoding a message list: %w", err)
 	}
-	httperr.JSON(w, http.StatusOK, out)
+	httperr.StartJSON(w, http.StatusOK)
+	io.WriteString(w, strings.TrimSuffix(string(head), `null}`)+`[`)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for i, m := range p.Messages {
+		if i > 0 {
+			io.WriteString(w, ",")
+		}
+		if enc.Encode(messageOf(m)) != nil {
+			return nil // the client went away
+		}
+	}
+	io.WriteString(w, "]}\n")
 	return nil
 }
 
