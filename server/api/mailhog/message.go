@@ -56,6 +56,10 @@ type SMTPMessage struct {
 // times the message; real mail rarely nests more than four levels.
 const maxDepth = 8
 
+// bigMessage is the size past which only two levels are split, so the
+// view of a message stays within about four times its size.
+const bigMessage = 1 << 20
+
 // messageOf builds MailHog's view of m. Unlike MailHog it changes nothing:
 // no Received, Return-Path or Message-ID is added, and every value of a
 // repeated header is kept.
@@ -64,7 +68,11 @@ func messageOf(m *storage.Message) Message {
 	for _, r := range m.Envelope.To {
 		to = append(to, pathOf(r))
 	}
-	content := contentOf(m.Raw(), maxDepth)
+	depth := maxDepth
+	if m.Size() > bigMessage {
+		depth = 2 // each level repeats the bodies below it
+	}
+	content := contentOf(m.Raw(), depth)
 	// MailHog parses the top level into Message.MIME, not Content.MIME.
 	mimeBody := content.MIME
 	content.MIME = nil
