@@ -272,27 +272,11 @@ func settings() []setting {
 			func(c *Config, v string) (err error) { c.Faults, err = faults.ParseRules(v); return err },
 			func(c Config) string { return "" }},
 		{"smtp-timeout", "MAILSINK_SMTP_TIMEOUT", "idle time allowed per SMTP command, e.g. 30s",
-			func(c *Config, v string) error {
-				d, err := time.ParseDuration(v)
-				if err != nil || d <= 0 {
-					return fmt.Errorf("%q is not a positive duration such as 30s", v)
-				}
-				c.SMTPTimeout = d
-				return nil
-			}, func(c Config) string {
-				return strings.TrimSuffix(strings.TrimSuffix(c.SMTPTimeout.String(), "0s"), "0m")
-			}},
+			func(c *Config, v string) error { return parseDuration(v, &c.SMTPTimeout) },
+			func(c Config) string { return formatDuration(c.SMTPTimeout) }},
 		{"http-timeout", "MAILSINK_HTTP_TIMEOUT", "time allowed to read an HTTP request and to write its answer (waits and WebSockets excepted), e.g. 60s; idle keep-alive connections close after it too",
-			func(c *Config, v string) error {
-				d, err := time.ParseDuration(v)
-				if err != nil || d <= 0 {
-					return fmt.Errorf("%q is not a positive duration such as 60s", v)
-				}
-				c.HTTPTimeout = d
-				return nil
-			}, func(c Config) string {
-				return strings.TrimSuffix(strings.TrimSuffix(c.HTTPTimeout.String(), "0s"), "0m")
-			}},
+			func(c *Config, v string) error { return parseDuration(v, &c.HTTPTimeout) },
+			func(c Config) string { return formatDuration(c.HTTPTimeout) }},
 		{"allowed-origins", "MAILSINK_ALLOWED_ORIGINS", "extra browser origins allowed to open the live WebSocket and change mail through the API, comma-separated (\"*\": any)",
 			func(c *Config, v string) error {
 				c.AllowedOrigins = nil
@@ -374,6 +358,28 @@ func FormatSize(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// parseDuration reads a positive duration such as 30s.
+func parseDuration(v string, dst *time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q is not a positive duration such as 30s", v)
+	}
+	*dst = d
+	return nil
+}
+
+// formatDuration writes 1m rather than 1m0s (and 10s as 10s).
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func parseSize(v string, dst *int64) error {

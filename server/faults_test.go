@@ -273,31 +273,16 @@ func endedSession(t *testing.T, s *sinktest.Sink, id string) *client.Transcript 
 	}
 }
 
-// waitSessionEnd closes the client and returns the finished transcript,
-// waiting on the store's session-end event rather than on time, in the
-// form the API answers.
+// waitSessionEnd closes the client and returns the connection's finished
+// transcript (the test's only session), waiting on the store's event.
 func waitSessionEnd(t *testing.T, s *sinktest.Sink, rc *rawConn) *client.Transcript {
 	t.Helper()
-	sub := s.Store.Subscribe(64)
-	defer sub.Close()
-	if list := s.Store.Sessions().List(nil); len(list) == 1 && !list[0].Active {
-		return asWire(t, list[0])
+	list := s.Store.Sessions().List(nil)
+	if len(list) != 1 {
+		t.Fatalf("%d sessions, want the test's one", len(list))
 	}
 	rc.c.Close()
-	timeout := time.After(5 * time.Second)
-	for {
-		select {
-		case e, ok := <-sub.C:
-			if !ok {
-				t.Fatal("subscription dropped")
-			}
-			if e.Type == storage.EventSessionEnd {
-				return asWire(t, e.Transcript)
-			}
-		case <-timeout:
-			t.Fatal("session did not end")
-		}
-	}
+	return endedSession(t, s, list[0].ID)
 }
 
 // asWire is the transcript as the API would answer it.

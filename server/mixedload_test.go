@@ -87,6 +87,24 @@ func TestMixedLoadLosesNothing(t *testing.T) {
 		return b.String()
 	}
 	tlsCfg := tlsConfig(s)
+	authedSender := func(r *rand.Rand, id string, dial func() (*smtp.Client, error)) error {
+		c, err := dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := c.Auth(sasl.NewPlainClient("", "app", "x")); err != nil {
+			return err
+		}
+		for i := range perSender {
+			b := body(r, fmt.Sprint(id, i))
+			if err := send(c, "a@example.test", []string{"load@example.test"}, b); err != nil {
+				return err
+			}
+			ack(b)
+		}
+		return nil
+	}
 	senders := []struct {
 		name string
 		run  func(r *rand.Rand, id string) error
@@ -107,40 +125,10 @@ func TestMixedLoadLosesNothing(t *testing.T) {
 			return nil
 		}},
 		{"STARTTLS", func(r *rand.Rand, id string) error {
-			c, err := smtp.DialStartTLS(s.Addr(587), tlsCfg)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if err := c.Auth(sasl.NewPlainClient("", "app", "x")); err != nil {
-				return err
-			}
-			for i := range perSender {
-				b := body(r, fmt.Sprint(id, i))
-				if err := send(c, "a@example.test", []string{"load@example.test"}, b); err != nil {
-					return err
-				}
-				ack(b)
-			}
-			return nil
+			return authedSender(r, id, func() (*smtp.Client, error) { return smtp.DialStartTLS(s.Addr(587), tlsCfg) })
 		}},
 		{"implicit TLS", func(r *rand.Rand, id string) error {
-			c, err := smtp.DialTLS(s.Addr(465), tlsCfg)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if err := c.Auth(sasl.NewPlainClient("", "app", "x")); err != nil {
-				return err
-			}
-			for i := range perSender {
-				b := body(r, fmt.Sprint(id, i))
-				if err := send(c, "a@example.test", []string{"load@example.test"}, b); err != nil {
-					return err
-				}
-				ack(b)
-			}
-			return nil
+			return authedSender(r, id, func() (*smtp.Client, error) { return smtp.DialTLS(s.Addr(465), tlsCfg) })
 		}},
 		{"BDAT", func(r *rand.Rand, id string) error {
 			var conn net.Conn

@@ -278,11 +278,7 @@ func transcriptOf(t *testing.T, steps []step) (string, *storage.Transcript, *sto
 	converse(t, sink.Addr().String(), steps)
 	for e := range sub.C {
 		if e.Type == storage.EventSessionEnd {
-			var b strings.Builder
-			for _, l := range e.Transcript.Lines {
-				fmt.Fprintf(&b, "%s: %s\n", l.Dir, l.Text)
-			}
-			return b.String(), e.Transcript, store
+			return dumpLines(e.Transcript), e.Transcript, store
 		}
 	}
 	t.Fatal("subscription closed before the session ended")
@@ -363,13 +359,7 @@ func TestTranscriptsFollowGoSMTP(t *testing.T) {
 // the lines nor those replies may keep the secret.
 func TestFailedPipelinedAuthKeepsNoSecret(t *testing.T) {
 	t.Parallel()
-	store := storage.New(storage.Limits{})
-	l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: TLSNone, Auth: AuthOff}, Options{Hostname: "sink.test", Timeout: testTimeout}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l, store := listen(t, ListenerConfig{TLS: TLSNone, Auth: AuthOff}, Options{Hostname: "sink.test", Timeout: testTimeout})
 	sub := store.Subscribe(16)
 	defer sub.Close()
 	got := converse(t, l.Addr().String(), []step{{"EHLO a.test\r\nAUTH LOGIN\r\n" + b64("user") + "\r\n" + b64("hunter2") + "\r\nQUIT\r\n", 5, false}})
@@ -377,11 +367,7 @@ func TestFailedPipelinedAuthKeepsNoSecret(t *testing.T) {
 		if e.Type != storage.EventSessionEnd {
 			continue
 		}
-		var b strings.Builder
-		for _, line := range e.Transcript.Lines {
-			fmt.Fprintf(&b, "%s: %s\n", line.Dir, line.Text)
-		}
-		text := b.String()
+		text := dumpLines(e.Transcript)
 		for _, secret := range []string{b64("hunter2"), strings.ToUpper(b64("hunter2")), "hunter2"} {
 			if strings.Contains(text, secret) {
 				t.Fatalf("transcript keeps %q:\n%s\nreplies: %q", secret, text, got)
@@ -458,12 +444,8 @@ func TestTranscriptsExplainTLSMistakes(t *testing.T) {
 				if e.Type != storage.EventSessionEnd {
 					continue
 				}
-				var b strings.Builder
-				for _, l := range e.Transcript.Lines {
-					fmt.Fprintf(&b, "%s: %s\n", l.Dir, l.Text)
-				}
-				if !strings.Contains(b.String(), tt.want) {
-					t.Fatalf("transcript lacks %q:\n%s", tt.want, b.String())
+				if text := dumpLines(e.Transcript); !strings.Contains(text, tt.want) {
+					t.Fatalf("transcript lacks %q:\n%s", tt.want, text)
 				}
 				return
 			}
@@ -490,4 +472,13 @@ func TestTranscriptsStayBounded(t *testing.T) {
 	if !strings.Contains(text, "(further lines not kept)") {
 		t.Fatal("no note that lines were cut")
 	}
+}
+
+// dumpLines is a transcript as "DIR: text" lines.
+func dumpLines(tr *storage.Transcript) string {
+	var b strings.Builder
+	for _, l := range tr.Lines {
+		fmt.Fprintf(&b, "%s: %s\n", l.Dir, l.Text)
+	}
+	return b.String()
 }

@@ -60,13 +60,7 @@ func (rc *rawClient) cmd(line, want string) {
 // gets go-smtp's 421 at once, and Shutdown returns when they are done.
 func TestShutdownDrains(t *testing.T) {
 	t.Parallel()
-	store := storage.New(storage.Limits{})
-	l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, Options{Hostname: "sink.test", Timeout: time.Minute}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l, store := listen(t, ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, Options{Hostname: "sink.test", Timeout: time.Minute})
 	addr := l.Addr().String()
 
 	inData := dialRaw(t, addr)
@@ -146,13 +140,7 @@ func inDataCount(l *Listener) int {
 // and MAIL's 530; the client may try again.
 func TestEmptyUserNameIsRefused(t *testing.T) {
 	t.Parallel()
-	store := storage.New(storage.Limits{})
-	l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: TLSNone, Auth: AuthRequired, CleartextAuth: true}, Options{Hostname: "sink.test", Timeout: time.Minute}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l, _ := listen(t, ListenerConfig{TLS: TLSNone, Auth: AuthRequired, CleartextAuth: true}, Options{Hostname: "sink.test", Timeout: time.Minute})
 	rc := dialRaw(t, l.Addr().String())
 	rc.final()
 	rc.cmd("EHLO a.test", "250")
@@ -171,14 +159,8 @@ func TestEmptyUserNameIsRefused(t *testing.T) {
 // from the others.
 func TestDataInFlightIsBounded(t *testing.T) {
 	t.Parallel()
-	store := storage.New(storage.Limits{})
 	opts := Options{Hostname: "sink.test", Timeout: time.Minute, DataInFlight: NewByteBudget(64 << 10)} // one read buffer
-	l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, opts, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l, store := listen(t, ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, opts)
 	start := func() *rawClient {
 		rc := dialRaw(t, l.Addr().String())
 		rc.final()
@@ -214,13 +196,7 @@ func TestDataInFlightIsBounded(t *testing.T) {
 // What one message's envelope may hold is bounded: the store keeps it.
 func TestRecipientLimits(t *testing.T) {
 	t.Parallel()
-	store := storage.New(storage.Limits{})
-	l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, Options{Hostname: "sink.test", Timeout: time.Minute, MaxLineLength: 2000}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l, _ := listen(t, ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, Options{Hostname: "sink.test", Timeout: time.Minute, MaxLineLength: 2000})
 	rc := dialRaw(t, l.Addr().String())
 	rc.final()
 	rc.cmd("EHLO a.test", "250")
@@ -253,13 +229,7 @@ func TestRecipientLimits(t *testing.T) {
 // over when the read fails.)
 func TestTimeoutCoversPartialLines(t *testing.T) {
 	t.Parallel()
-	store := storage.New(storage.Limits{})
-	l, err := Listen("127.0.0.1:0", ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, Options{Hostname: "sink.test", Timeout: 300 * time.Millisecond}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l, _ := listen(t, ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, Options{Hostname: "sink.test", Timeout: 300 * time.Millisecond})
 	// untilCut reads replies until the connection closes; it returns the
 	// last one before the close.
 	untilCut := func(rc *rawClient) <-chan string {
@@ -310,4 +280,18 @@ func TestTimeoutCoversPartialLines(t *testing.T) {
 		}
 		t.Fatalf("the whole line got through, then %q", <-cut)
 	})
+}
+
+// listen starts a listener on a loopback port for the test, with a store
+// of its own.
+func listen(t *testing.T, cfg ListenerConfig, opts Options) (*Listener, *storage.Store) {
+	t.Helper()
+	store := storage.New(storage.Limits{})
+	l, err := Listen("127.0.0.1:0", cfg, opts, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve()
+	t.Cleanup(func() { l.Close() })
+	return l, store
 }
