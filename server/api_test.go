@@ -175,7 +175,11 @@ func TestBrowserAttacksAreRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, s.URL+tt.path, strings.NewReader(`{"Stage":"connect","Drop":true}`))
+			reqBody := `{"Stage":"connect","Drop":true}` // a fault rule
+			if tt.path == "/api/v1/messages" {
+				reqBody = `{"IDs":[]}`
+			}
+			req, _ := http.NewRequest(tt.method, s.URL+tt.path, strings.NewReader(reqBody))
 			req.Header.Set("Content-Type", "text/plain")
 			if tt.host != "" {
 				req.Host = tt.host

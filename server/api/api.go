@@ -207,9 +207,9 @@ type idsBody struct {
 }
 
 // readIDs decodes an optional JSON body; an empty body is the zero value.
-func readIDs(r *http.Request) (idsBody, error) {
+func readIDs(w http.ResponseWriter, r *http.Request) (idsBody, error) {
 	var b idsBody
-	data, err := readBody(r)
+	data, err := readBody(w, r)
 	if err != nil || empty(data) {
 		return b, err
 	}
@@ -217,7 +217,7 @@ func readIDs(r *http.Request) (idsBody, error) {
 }
 
 func (a *API) deleteMessages(w http.ResponseWriter, r *http.Request) error {
-	b, err := readIDs(r)
+	b, err := readIDs(w, r)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (a *API) deleteMessages(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) setRead(w http.ResponseWriter, r *http.Request) error {
-	b, err := readIDs(r)
+	b, err := readIDs(w, r)
 	if err != nil {
 		return err
 	}

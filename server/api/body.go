@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/mailsink/mailsink/server/httperr"
 )
@@ -14,13 +15,16 @@ import (
 // readBody reads a request body. A body that stops short of its
 // Content-Length (the read times out or the client hangs up) is a client
 // mistake, answered 400; one over the size limit 413.
-func readBody(r *http.Request) ([]byte, error) {
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(r.Body)
 	if err == nil {
 		return data, nil
 	}
 	var ne net.Error
 	if errors.Is(err, io.ErrUnexpectedEOF) || (errors.As(err, &ne) && ne.Timeout()) {
+		// The server's write timeout runs out with its read timeout: give
+		// the answer a moment of its own.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Second))
 		return nil, httperr.BadRequest("request body: incomplete (fewer bytes than its Content-Length arrived in time)")
 	}
 	return nil, err // 413 for an oversized body, see httperr

@@ -24,7 +24,7 @@ func (a *API) listFaults(w http.ResponseWriter, r *http.Request) error {
 // addFaults takes one rule object or an array of them and answers with the
 // rules as stored (with IDs).
 func (a *API) addFaults(w http.ResponseWriter, r *http.Request) error {
-	data, err := readBody(r)
+	data, err := readBody(w, r)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (a *API) chaos() apitypes.ChaosTriggers {
 // triggers reset to 0%.
 func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 	var in apitypes.ChaosTriggers
-	data, err := readBody(r)
+	data, err := readBody(w, r)
 	if err != nil {
 		return err
 	}
