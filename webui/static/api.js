@@ -60,6 +60,16 @@ export async function removeAll() {
   await req('DELETE', 'api/v1/messages');
 }
 
+// removeMatching deletes the messages a search selects, and only those.
+export async function removeMatching(query) {
+  await req('DELETE', `api/v1/search?query=${enc(query)}`);
+}
+
+// setReadMatching marks the messages a search selects read or unread.
+export async function setReadMatching(query, read) {
+  await req('PUT', 'api/v1/messages', { Search: query, Read: read });
+}
+
 // setRead marks ids (none: all messages) read or unread.
 export async function setRead(ids, read) {
   await req('PUT', 'api/v1/messages', ids && ids.length ? { IDs: ids, Read: read } : { Read: read });

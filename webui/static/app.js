@@ -189,6 +189,7 @@ function render() {
 function paint() {
   if (state.view === 'sessions') paintSessions();
   else paintList();
+  paintBulk();
   const q = fullQuery();
   $('counts').textContent = q
     ? `${plural(state.matched, 'match', 'matches')}`
@@ -843,6 +844,7 @@ function page(delta) {
 // setQuery applies the search box and the port filter to the view shown;
 // the other view catches up with the port when it is shown again.
 function setQuery() {
+  disarm(); // a confirmation armed for one search must not delete another's matches
   const portChanged = $('port').value !== state.port;
   state.port = $('port').value;
   if (state.view === 'sessions') {
@@ -860,24 +862,46 @@ function setQuery() {
   if (portChanged) state.sessLoaded = false;
 }
 
+// Bulk actions act on what the list shows: with a search (or port filter)
+// only its matches, through the search routes; with none, everything. The
+// button says which, and how many, before it is confirmed.
 let armTimer = 0;
+function bulkLabel() {
+  const q = fullQuery();
+  return q ? `${state.matched} match${state.matched === 1 ? '' : 'es'}` : `all ${state.total}`;
+}
+
 function deleteAll() {
   const b = $('delete-all');
   if (!b.classList.contains('armed')) {
     b.classList.add('armed');
-    b.textContent = 'Confirm delete all';
+    b.textContent = `Confirm: delete ${bulkLabel()}`;
     armTimer = setTimeout(disarm, 4000);
     return;
   }
   disarm();
-  api.removeAll().catch((err) => toast(`Delete failed: ${err.message}`));
+  const q = fullQuery();
+  (q ? api.removeMatching(q) : api.removeAll()).catch((err) => toast(`Delete failed: ${err.message}`));
+}
+
+function markAllRead() {
+  const q = fullQuery();
+  (q ? api.setReadMatching(q, true) : api.setRead(null, true)).catch((err) => toast(`Failed: ${err.message}`));
 }
 
 function disarm() {
   clearTimeout(armTimer);
   const b = $('delete-all');
   b.classList.remove('armed');
-  b.textContent = 'Delete all';
+  paintBulk();
+}
+
+// paintBulk names the bulk buttons after what they would act on.
+function paintBulk() {
+  const filtered = Boolean(fullQuery());
+  const del = $('delete-all');
+  if (!del.classList.contains('armed')) del.textContent = filtered ? 'Delete matches' : 'Delete all';
+  $('mark-all-read').textContent = filtered ? 'Mark matches read' : 'Mark all read';
 }
 
 function onKey(e) {
@@ -930,7 +954,7 @@ function init() {
   $('port').addEventListener('change', setQuery);
   $('prev').addEventListener('click', () => page(-1));
   $('next').addEventListener('click', () => page(1));
-  $('mark-all-read').addEventListener('click', () => api.setRead(null, true).catch((err) => toast(`Failed: ${err.message}`)));
+  $('mark-all-read').addEventListener('click', markAllRead);
   $('delete-all').addEventListener('click', deleteAll);
   $('delete-one').addEventListener('click', () => state.open && deleteIDs([state.open]));
   $('toggle-read').addEventListener('click', () => {
