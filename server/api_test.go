@@ -28,6 +28,7 @@ func deliver(t *testing.T, s *sinktest.Sink, from string, to []string, body stri
 }
 
 func TestAPIClientMistakesAreJSON4xx(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	id := deliver(t, s, "a@example.test", []string{"b@example.test"}, testMsg)
 	tests := []struct {
@@ -88,6 +89,7 @@ func TestAPIClientMistakesAreJSON4xx(t *testing.T) {
 }
 
 func TestAPIReadAndDelete(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	ctx := context.Background()
 	first := deliver(t, s, "a@example.test", []string{"one@example.test"}, testMsg)
@@ -141,6 +143,7 @@ func TestAPIReadAndDelete(t *testing.T) {
 }
 
 func TestCertificateEndpointLetsClientsVerify(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	pem, err := s.Client.Certificate(context.Background())
 	if err != nil {
@@ -160,6 +163,7 @@ func TestCertificateEndpointLetsClientsVerify(t *testing.T) {
 }
 
 func TestBrowserAttacksAreRefused(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	tests := []struct {
 		name, method, path, host, origin string

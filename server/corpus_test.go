@@ -33,6 +33,7 @@ type expectation struct {
 }
 
 func TestCorpusRoundTrip(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("../testdata/mail/*.eml")
 	if err != nil || len(files) < 15 {
 		t.Fatalf("corpus: %d files, %v", len(files), err)
@@ -50,6 +51,7 @@ func TestCorpusRoundTrip(t *testing.T) {
 	for _, file := range files {
 		name := filepath.Base(file)
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			raw, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)

@@ -72,6 +72,7 @@ func wantPrefix(t *testing.T, got, want string) {
 }
 
 func TestBounceRuleThenDelivery(t *testing.T) {
+	t.Parallel()
 	// The issue's walk-through: reject *@bounce.test at RCPT, see exactly
 	// that reply with a real client, clear the rule, deliver.
 	s := sinktest.Start(t)
@@ -129,6 +130,7 @@ func dump(tr *client.Transcript) string {
 }
 
 func TestDelayRuleTripsClientTimeout(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	ctx := context.Background()
 	if _, err := s.Client.AddFaults(ctx, faults.Rule{Stage: faults.Mail, Delay: faults.Duration(2 * time.Second)}); err != nil {
@@ -151,18 +153,19 @@ func TestDelayRuleTripsClientTimeout(t *testing.T) {
 }
 
 func TestFaultsAtEveryStage(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		rule faults.Rule
-		run  func(rc *rawConn) // starts after the greeting unless stage is connect
+		run  func(t *testing.T, rc *rawConn) // starts after the greeting unless stage is connect
 	}{
-		{faults.Rule{Stage: faults.Connect, Reply: "421 4.7.0 Try again later"}, func(rc *rawConn) {
+		{faults.Rule{Stage: faults.Connect, Reply: "421 4.7.0 Try again later"}, func(t *testing.T, rc *rawConn) {
 			wantPrefix(t, rc.reply(), "421 4.7.0 Try again later")
 		}},
-		{faults.Rule{Stage: faults.Ehlo, Reply: "554 5.7.1 Go away"}, func(rc *rawConn) {
+		{faults.Rule{Stage: faults.Ehlo, Reply: "554 5.7.1 Go away"}, func(t *testing.T, rc *rawConn) {
 			rc.send("EHLO client.test")
 			wantPrefix(t, rc.reply(), "554 5.7.1 Go away")
 		}},
-		{faults.Rule{Stage: faults.StartTLS, Drop: true}, func(rc *rawConn) {
+		{faults.Rule{Stage: faults.StartTLS, Drop: true}, func(t *testing.T, rc *rawConn) {
 			rc.send("EHLO client.test")
 			rc.reply()
 			rc.send("STARTTLS")
@@ -173,19 +176,19 @@ func TestFaultsAtEveryStage(t *testing.T) {
 				t.Fatal("handshake succeeded, want the connection dropped")
 			}
 		}},
-		{faults.Rule{Stage: faults.Auth, Reply: "454 4.7.0 Temporary authentication failure"}, func(rc *rawConn) {
+		{faults.Rule{Stage: faults.Auth, Reply: "454 4.7.0 Temporary authentication failure"}, func(t *testing.T, rc *rawConn) {
 			rc.send("EHLO client.test")
 			rc.reply()
 			rc.send("AUTH PLAIN AHUAcA==")
 			wantPrefix(t, rc.reply(), "454 4.7.0 Temporary authentication failure")
 		}},
-		{faults.Rule{Stage: faults.Mail, Sender: "*@blocked.test", Reply: "553 5.7.1 Sender refused"}, func(rc *rawConn) {
+		{faults.Rule{Stage: faults.Mail, Sender: "*@blocked.test", Reply: "553 5.7.1 Sender refused"}, func(t *testing.T, rc *rawConn) {
 			rc.send("EHLO client.test", "MAIL FROM:<x@blocked.test>", "MAIL FROM:<x@fine.test>")
 			rc.reply()
 			wantPrefix(t, rc.reply(), "553 5.7.1 Sender refused")
 			wantPrefix(t, rc.reply(), "250")
 		}},
-		{faults.Rule{Stage: faults.Data, Reply: "451 4.3.0 Try later"}, func(rc *rawConn) {
+		{faults.Rule{Stage: faults.Data, Reply: "451 4.3.0 Try later"}, func(t *testing.T, rc *rawConn) {
 			rc.send("EHLO client.test", "MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA")
 			rc.reply()
 			rc.reply()
@@ -194,7 +197,7 @@ func TestFaultsAtEveryStage(t *testing.T) {
 			rc.send("Subject: x", "", "body", ".")
 			wantPrefix(t, rc.reply(), "451 4.3.0 Try later")
 		}},
-		{faults.Rule{Stage: faults.Data, Drop: true}, func(rc *rawConn) {
+		{faults.Rule{Stage: faults.Data, Drop: true}, func(t *testing.T, rc *rawConn) {
 			rc.send("EHLO client.test", "MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA")
 			for range 3 {
 				rc.reply()
@@ -208,7 +211,7 @@ func TestFaultsAtEveryStage(t *testing.T) {
 				t.Fatalf("connection not dropped in DATA; got %q, %v", line, err)
 			}
 		}},
-		{faults.Rule{Stage: faults.Rset, Drop: true}, func(rc *rawConn) {
+		{faults.Rule{Stage: faults.Rset, Drop: true}, func(t *testing.T, rc *rawConn) {
 			rc.send("EHLO client.test")
 			rc.reply()
 			rc.send("MAIL FROM:<a@example.test>", "RSET", "NOOP")
@@ -218,7 +221,7 @@ func TestFaultsAtEveryStage(t *testing.T) {
 				t.Fatalf("RSET answered %q, want a dropped connection", line)
 			}
 		}},
-		{faults.Rule{Stage: faults.Quit, Delay: faults.Duration(20 * time.Millisecond)}, func(rc *rawConn) {
+		{faults.Rule{Stage: faults.Quit, Delay: faults.Duration(20 * time.Millisecond)}, func(t *testing.T, rc *rawConn) {
 			rc.send("EHLO client.test")
 			rc.reply()
 			rc.send("QUIT")
@@ -231,12 +234,13 @@ func TestFaultsAtEveryStage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.rule.Stage)+" "+tt.rule.Reply, func(t *testing.T) {
+			t.Parallel()
 			s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.Faults = []faults.Rule{tt.rule} }))
 			rc := rawDial(t, s.Addr(2525))
 			if tt.rule.Stage != faults.Connect {
 				wantPrefix(t, rc.reply(), "220")
 			}
-			tt.run(rc)
+			tt.run(t, rc)
 			if got := s.Store.Stats().Total; got != 0 {
 				t.Fatalf("a faulted session stored %d messages", got)
 			}
@@ -300,6 +304,7 @@ func asWire(t *testing.T, tr *storage.Transcript) *client.Transcript {
 }
 
 func TestPipelinedFaultRepliesStayInOrder(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) {
 		c.Faults = []faults.Rule{
 			{Stage: faults.Rcpt, Recipient: "*@bounce.test", Reply: "550 5.1.1 User unknown"},
@@ -332,6 +337,7 @@ func TestPipelinedFaultRepliesStayInOrder(t *testing.T) {
 }
 
 func TestPipelinedTransactionWithinCommandLimit(t *testing.T) {
+	t.Parallel()
 	// One pipelined group of MAIL, 3 RCPT and DATA, then a message whose
 	// body lines look like commands: none of them may count as commands.
 	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.MaxCommands = 8 }))
@@ -355,6 +361,7 @@ func TestPipelinedTransactionWithinCommandLimit(t *testing.T) {
 }
 
 func TestTranscripts(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	ctx := context.Background()
 
@@ -424,6 +431,7 @@ func TestTranscripts(t *testing.T) {
 }
 
 func TestChaosMailpitShape(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	req := `{"Recipient":{"ErrorCode":451,"Probability":100}}`
 	resp := httpDo(t, "PUT", s.URL+"/api/v1/chaos", req)
@@ -463,6 +471,7 @@ func httpDo(t *testing.T, method, url, body string) string {
 }
 
 func TestSlowLorisInDataIsCutOff(t *testing.T) {
+	t.Parallel()
 	// A client that dribbles its message a byte at a time cannot hold the
 	// connection longer than the SMTP timeout.
 	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.SMTPTimeout = 500 * time.Millisecond }))
@@ -476,7 +485,7 @@ func TestSlowLorisInDataIsCutOff(t *testing.T) {
 	var err error
 	for i := 0; i < 100 && err == nil; i++ { // at most 10 s
 		_, err = rc.c.Write([]byte("x"))
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // the client's dribble is what is tested, not a stand-in for an event
 	}
 	if err == nil {
 		t.Fatal("a slow DATA kept the connection open for 10 s")

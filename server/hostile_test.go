@@ -20,6 +20,9 @@ import (
 // captured (and then readable through every endpoint, byte-exact) or
 // refused with an SMTP reply; the sink neither crashes nor balloons.
 func TestHostileCorpus(t *testing.T) {
+	// Not parallel: each case measures the heap of the whole test process,
+	// which other tests' allocations would move. Serial tests run before any
+	// parallel test is released, so nothing else runs meanwhile.
 	files, err := filepath.Glob("../testdata/hostile/*.eml")
 	if err != nil || len(files) < 8 {
 		t.Fatalf("hostile corpus: %d files, %v", len(files), err)

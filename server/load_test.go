@@ -36,6 +36,7 @@ func loadCount(t *testing.T) int {
 // proves that every message acknowledged with 250 is stored byte-exact,
 // exactly once.
 func TestNoLossUnderLoad(t *testing.T) {
+	t.Parallel()
 	total := loadCount(t)
 	const conns = 64
 	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) {
@@ -98,6 +99,9 @@ func TestNoLossUnderLoad(t *testing.T) {
 // TestMemoryFlatAtTheCap keeps delivering past the store's limit: the
 // oldest are evicted and the live heap stays where it was at the cap.
 func TestMemoryFlatAtTheCap(t *testing.T) {
+	// Not parallel: runtime.MemStats is the heap of the whole test process,
+	// which other tests' allocations would move. Serial tests run before any
+	// parallel test is released, so nothing else runs meanwhile.
 	const capacity = 2_000
 	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.MaxMessages = capacity }))
 	c := dial(t, s.Addr(25), nil, false)

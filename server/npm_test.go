@@ -35,12 +35,13 @@ var npmFixtures = []struct {
 // MailHog (mailhog) against an in-process sink: node:test scripts in
 // testdata/npm, one process each, with the sink's URL in MAILSINK_URL.
 func TestNPMClients(t *testing.T) {
+	t.Parallel()
 	node := nodeOrSkip(t)
-	s := sinktest.Start(t)
 	for _, script := range []string{"mailpit.test.mjs", "mailhog.test.mjs"} {
 		t.Run(strings.TrimSuffix(script, ".test.mjs"), func(t *testing.T) {
-			// Each script ends by deleting everything; start each from the same mail.
-			s.Store.DeleteMatching(nil)
+			t.Parallel()
+			// Each script ends by deleting everything: each has a sink of its own.
+			s := sinktest.Start(t)
 			sendNPMFixtures(t, s)
 			runNode(t, node, s.URL, script)
 		})
@@ -147,6 +148,7 @@ func (l *lineLogger) flush() {
 // MailHog routes sit beside Mailpit's without taking or redirecting any of
 // them, and DELETE /api/v1/messages answers both client families.
 func TestMailpitAndMailHogShareRoutes(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	id := deliver(t, s, "a@example.test", []string{"b@example.test"}, testMsg)
 	other := deliver(t, s, "a@example.test", []string{"c@example.test"}, testMsg)

@@ -278,6 +278,7 @@ func sendMail(t *testing.T, s *sinktest.Sink, raw []byte, rcpts []string, auth b
 // holding the mail corpus and checks requests and answers against the
 // document; every answer the document lists must be seen at least once.
 func TestOpenAPIRealAnswers(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	doc, router := loadOpenAPI(t, s)
 	ck := &apiChecker{t: t, base: s.URL, router: router, seen: map[string]bool{}, known: nil}

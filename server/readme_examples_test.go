@@ -16,6 +16,7 @@ import (
 // TestREADMEPytestExample runs the README's pytest example, as written,
 // against a sink: the example a Python team copies must work.
 func TestREADMEPytestExample(t *testing.T) {
+	t.Parallel()
 	python := "/usr/bin/python3" // Debian's, where python3-pytest and python3-requests install
 	if err := exec.Command(python, "-c", "import pytest, requests").Run(); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -108,6 +109,7 @@ export function sendInvoice(to) {
 // TestREADMENodeExample runs the README's node:test example, as written,
 // with the stub above as the application.
 func TestREADMENodeExample(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("node"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("node is missing")

@@ -92,6 +92,7 @@ func onlyMessage(t *testing.T, s *sinktest.Sink) *storage.Message {
 }
 
 func TestDefaultPortSemantics(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		port     int
@@ -114,6 +115,7 @@ func TestDefaultPortSemantics(t *testing.T) {
 		{name: "2525 STARTTLS and LOGIN", port: 2525, tls: true, auth: sasl.NewLoginClient("erin", "v"), wantAuth: "erin"},
 	}
 	s := sinktest.Start(t)
+	// The cases share the sink and clear it: they run one after another.
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s.Store.DeleteMatching(nil)
@@ -165,6 +167,7 @@ func TestDefaultPortSemantics(t *testing.T) {
 }
 
 func TestAdvertisedExtensions(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	tests := []struct {
 		port           int
@@ -180,6 +183,7 @@ func TestAdvertisedExtensions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d tls=%v", tt.port, tt.tls), func(t *testing.T) {
+			t.Parallel()
 			var cfg *tls.Config
 			if tt.tls {
 				cfg = tlsConfig(s)
@@ -209,6 +213,7 @@ func TestAdvertisedExtensions(t *testing.T) {
 }
 
 func TestAuthModes(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) {
 		c.Listeners = []server.ListenerConfig{
 			{Port: 0, TLS: server.TLSNone, Auth: server.AuthCredentials, CleartextAuth: true},
@@ -236,6 +241,7 @@ func TestAuthModes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var cfg *tls.Config
 			if tt.tls {
 				cfg = tlsConfig(s2)
@@ -263,6 +269,7 @@ func TestAuthModes(t *testing.T) {
 }
 
 func TestOversizeMessageIs552(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.MaxMessageSize = 1024 }))
 	c := dial(t, s.Addr(25), nil, false)
 	if ok, v := c.Extension("SIZE"); !ok || v != "1024" {
@@ -280,6 +287,7 @@ func TestOversizeMessageIs552(t *testing.T) {
 }
 
 func TestNetSMTPClient(t *testing.T) {
+	t.Parallel()
 	// Go's standard client, the way most Go applications send mail: PLAIN
 	// auth over STARTTLS on the submission port.
 	s := sinktest.Start(t)
@@ -317,6 +325,7 @@ func TestNetSMTPClient(t *testing.T) {
 }
 
 func TestStoreLimitsEvictOldest(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.MaxMessages = 3 }))
 	for i := range 5 {
 		c := dial(t, s.Addr(25), nil, false)
@@ -344,6 +353,7 @@ func TestStoreLimitsEvictOldest(t *testing.T) {
 }
 
 func TestShutdownLetsDataFinish(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	c := dial(t, s.Addr(25), nil, false)
 	if err := c.Mail("a@example.test", nil); err != nil {
@@ -361,7 +371,9 @@ func TestShutdownLetsDataFinish(t *testing.T) {
 		defer cancel()
 		done <- s.Server.Shutdown(ctx)
 	}()
-	// New connections are refused soon after shutdown began.
+	// New connections are refused soon after shutdown began. Nothing
+	// announces that the listeners have closed; a refused dial is the only
+	// sign, so poll for it, bounded.
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
 		conn, err := net.DialTimeout("tcp", s.Addr(2525), 100*time.Millisecond)

@@ -14,7 +14,21 @@ import (
 	"github.com/mailsink/mailsink/server/sinktest"
 )
 
+// waitSubscribers waits until the store holds at least n subscriptions: a
+// wait endpoint subscribes before it lists what is there. The store
+// publishes no event when a subscription opens (events are about mail and
+// sessions), so this polls the count, bounded.
+func waitSubscribers(t *testing.T, s *sinktest.Sink, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); s.Store.Subscribers() < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions after 5s, want %d: the wait never reached the server", s.Store.Subscribers(), n)
+		}
+	}
+}
+
 func TestWaitReturnsWhenMailArrives(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	ctx := context.Background()
 	// One matching message is already there: it counts.
@@ -29,7 +43,9 @@ func TestWaitReturnsWhenMailArrives(t *testing.T) {
 		errc <- err
 	}()
 	// The waiter must still be waiting: only one of two has arrived. There
-	// is no event to wait on for "still blocked", so check it has not answered.
+	// is no event to wait on for "still blocked", so once the wait has
+	// reached the server, check it has not answered.
+	waitSubscribers(t, s, 1)
 	select {
 	case <-got:
 		t.Fatalf("wait returned with 1 of 2 matches: %v", <-errc)
@@ -50,6 +66,7 @@ func TestWaitReturnsWhenMailArrives(t *testing.T) {
 }
 
 func TestWaitTimeoutSaysHowManyMatched(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	deliver(t, s, "a@example.test", []string{"t2@example.test"}, testMsg)
 	_, err := s.Client.Wait(context.Background(), "to:t2@example.test", 3, 200*time.Millisecond)
@@ -70,6 +87,7 @@ func TestWaitTimeoutSaysHowManyMatched(t *testing.T) {
 }
 
 func TestManyWaitersAreWokenTogether(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	const waiters = 200
 	ctx := context.Background()
@@ -99,6 +117,7 @@ func TestManyWaitersAreWokenTogether(t *testing.T) {
 }
 
 func TestTestsAreIsolatedByRecipient(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	ctx := context.Background()
 	for _, rcpt := range []string{"alice+t1@example.test", "alice+t2@example.test", "alice+t2@example.test"} {
@@ -123,18 +142,14 @@ func TestTestsAreIsolatedByRecipient(t *testing.T) {
 }
 
 func TestShutdownEndsPendingWaits(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := s.Client.Wait(context.Background(), "to:never@example.test", 1, time.Minute)
 		errc <- err
 	}()
-	// The wait has reached the server once it holds a subscription.
-	for deadline := time.Now().Add(5 * time.Second); s.Store.Subscribers() == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the wait never reached the server")
-		}
-	}
+	waitSubscribers(t, s, 1) // the wait has reached the server
 	start := time.Now()
 	if err := s.Close(); err != nil {
 		t.Fatalf("shutdown with a pending wait: %v", err)
@@ -152,6 +167,7 @@ func TestShutdownEndsPendingWaits(t *testing.T) {
 // is what a search answers at that moment, field for field; after a delete
 // during the wait it is listed afresh, and still is.
 func TestWaitAnswersAsSearchDoes(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	ctx := context.Background()
 	for i := range 3 {
@@ -166,7 +182,10 @@ func TestWaitAnswersAsSearchDoes(t *testing.T) {
 			}
 			got <- res
 		}()
-		time.Sleep(100 * time.Millisecond) // let the wait list what is there
+		// The wait subscribes, then lists what is there. Should the delete
+		// or a delivery below land in between, the listing has it and the
+		// event changes nothing twice: the answer is the same either way.
+		waitSubscribers(t, s, 1)
 		if deleteOne {
 			m, err := s.Store.Latest(nil)
 			if err != nil {

@@ -21,6 +21,7 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/mailsink/mailsink/storage"
@@ -189,35 +190,64 @@ func (w *watcher) listener(where string) func(ev any) {
 
 // inFrame runs actions inside the message iframe showing the message id.
 // Chromium runs a sandboxed frame in a process of its own, as a separate
-// target that chromedp does not attach by itself: attach to it.
+// target that chromedp does not attach by itself: attach to it. The target
+// may appear after the iframe element does, so listen for the browser's
+// target events before looking at the list of targets.
 func inFrame(ctx context.Context, w *watcher, id string, actions ...chromedp.Action[chromedp.Void]) error {
 	path := "/view/" + id + ".html"
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		infos, err := chromedp.Targets(ctx)
-		if err != nil {
-			return err
+	isFrame := func(info *target.Info) bool { return info.Type == "iframe" && strings.Contains(info.URL, path) }
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	found := make(chan target.ID, 1)
+	if err := chromedp.ListenBrowser(lctx, func(ev any) {
+		var info *target.Info
+		switch ev := ev.(type) {
+		case *target.EventTargetCreated:
+			info = ev.TargetInfo
+		case *target.EventTargetInfoChanged: // the URL is known once the frame navigates
+			info = ev.TargetInfo
 		}
-		for _, info := range infos {
-			if info.Type == "iframe" && strings.Contains(info.URL, path) {
-				fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID),
-					chromedp.WithDetachOnCancel(), chromedp.WithListener(w.listener("frame")))
-				defer cancel()
-				return chromedp.Do(fctx, actions...)
+		if info != nil && isFrame(info) {
+			select {
+			case found <- info.TargetID:
+			default:
 			}
 		}
-		frames, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
-		if err != nil {
-			return err
-		}
-		for _, child := range frames.FrameTree.ChildFrames {
-			if strings.Contains(child.Frame.URL, path) {
-				return errors.New("the sandboxed frame runs in the page's process; expected an isolated target")
-			}
-		}
-		time.Sleep(50 * time.Millisecond) // the frame target appears shortly after the iframe element
+	}); err != nil {
+		return err
 	}
-	return fmt.Errorf("no iframe target for %s", path)
+	infos, err := chromedp.Targets(ctx)
+	if err != nil {
+		return err
+	}
+	var frame target.ID
+	for _, info := range infos {
+		if isFrame(info) {
+			frame = info.TargetID
+		}
+	}
+	if frame == "" {
+		select {
+		case frame = <-found:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Second):
+			frames, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
+			if err != nil {
+				return err
+			}
+			for _, child := range frames.FrameTree.ChildFrames {
+				if strings.Contains(child.Frame.URL, path) {
+					return errors.New("the sandboxed frame runs in the page's process; expected an isolated target")
+				}
+			}
+			return fmt.Errorf("no iframe target for %s", path)
+		}
+	}
+	fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(frame),
+		chromedp.WithDetachOnCancel(), chromedp.WithListener(w.listener("frame")))
+	defer cancel()
+	return chromedp.Do(fctx, actions...)
 }
 
 // store collects a value from an action that returns one, for use in Do.
@@ -297,6 +327,10 @@ func media(scheme string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// The browser tests are not parallel. On a 2-core machine two Chromiums at
+// once saved 2-3 s of this package's ~16 s under -race, which go test ./...
+// hides anyway behind the server package, and they slowed each other's
+// steps that must finish within a second.
 func TestBrowserInbox(t *testing.T) {
 	ctx := browser(t)
 	s := startSink(t)

@@ -85,6 +85,7 @@ func get(t *testing.T, url string) (*http.Response, string) {
 }
 
 func TestInboxHeaders(t *testing.T) {
+	t.Parallel()
 	ui := newUI(t, webui.Options{})
 	res, body := get(t, ui.srv.URL+"/")
 	if res.StatusCode != http.StatusOK {
@@ -123,6 +124,7 @@ func TestInboxHeaders(t *testing.T) {
 }
 
 func TestViewHTML(t *testing.T) {
+	t.Parallel()
 	ui := newUI(t, webui.Options{})
 	m := add(t, ui.store, readMail(t, "04-related-inline-image.eml"))
 	var partID string
@@ -163,6 +165,7 @@ func TestViewHTML(t *testing.T) {
 }
 
 func TestViewHostile(t *testing.T) {
+	t.Parallel()
 	ui := newUI(t, webui.Options{})
 	m := add(t, ui.store, readMail(t, "19-hostile-html.eml"))
 	res, body := get(t, ui.srv.URL+"/view/"+m.ID+".html")
@@ -184,6 +187,7 @@ func TestViewHostile(t *testing.T) {
 }
 
 func TestViewNotFound(t *testing.T) {
+	t.Parallel()
 	ui := newUI(t, webui.Options{})
 	plain := add(t, ui.store, readMail(t, "01-plain-ascii.eml"))
 	for _, path := range []string{"/view/nosuchid.html", "/view/nosuchid.txt", "/view/" + plain.ID + ".html", "/view/" + plain.ID + ".exe"} {
@@ -217,6 +221,7 @@ func dial(t *testing.T, ui *testUI, origin string) (*websocket.Conn, *http.Respo
 }
 
 func TestEventsOrigin(t *testing.T) {
+	t.Parallel()
 	ui := newUI(t, webui.Options{AllowedOrigins: []string{"https://allowed.example.test", "other.example.test:8025"}})
 	for _, tc := range []struct {
 		origin string
@@ -272,6 +277,7 @@ func next(t *testing.T, c *websocket.Conn, typ string) json.RawMessage {
 }
 
 func TestEventsFrames(t *testing.T) {
+	t.Parallel()
 	ui := newUI(t, webui.Options{StatsInterval: 10 * time.Millisecond})
 	c, _, err := dial(t, ui, ui.srv.URL)
 	if err != nil {
@@ -331,6 +337,7 @@ func TestEventsFrames(t *testing.T) {
 }
 
 func TestEventsEvict(t *testing.T) {
+	t.Parallel()
 	ui := newUIWith(t, storage.New(storage.Limits{MaxMessages: 1}), webui.Options{})
 	c, _, err := dial(t, ui, "")
 	if err != nil {
@@ -347,6 +354,7 @@ func TestEventsEvict(t *testing.T) {
 // A tab that stops reading must not slow capture: the store drops its
 // subscription and the socket is closed so the tab reconnects.
 func TestEventsStuckClientDoesNotBlockAdd(t *testing.T) {
+	t.Parallel()
 	ui := newUI(t, webui.Options{WriteTimeout: 30 * time.Second})
 	c, _, err := dial(t, ui, "")
 	if err != nil {
@@ -397,6 +405,7 @@ func TestEventsStuckClientDoesNotBlockAdd(t *testing.T) {
 }
 
 func TestCloseEndsSockets(t *testing.T) {
+	t.Parallel()
 	ui := newUI(t, webui.Options{})
 	c, _, err := dial(t, ui, "")
 	if err != nil {
@@ -421,6 +430,7 @@ func TestCloseEndsSockets(t *testing.T) {
 }
 
 func TestEventsPing(t *testing.T) {
+	t.Parallel()
 	ui := newUI(t, webui.Options{PingPeriod: 20 * time.Millisecond})
 	c, _, err := dial(t, ui, "")
 	if err != nil {
@@ -450,6 +460,7 @@ func TestEventsPing(t *testing.T) {
 
 // Session frames carry a transcript's facts and counts, not its lines.
 func TestEventsSessionFrames(t *testing.T) {
+	t.Parallel()
 	ui := newUI(t, webui.Options{})
 	c, _, err := dial(t, ui, "")
 	if err != nil {

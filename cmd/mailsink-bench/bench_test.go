@@ -37,6 +37,7 @@ func TestMessagesAreDeterministicAndSized(t *testing.T) {
 }
 
 func TestLoadDiscard(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +66,9 @@ func TestLoadDiscard(t *testing.T) {
 // TestCheckMailsink proves the check mode finds every message in a real
 // mailsink, over each kind of listener.
 func TestCheckMailsink(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
+	// Not parallel cases: -check reads back every message the sink holds.
 	for _, tc := range []struct {
 		name string
 		cfg  config
@@ -98,6 +101,7 @@ func TestCheckMailsink(t *testing.T) {
 // TestWebSocketEvents proves -ws times every message's "new" event on every
 // socket, and the wait endpoint's wake-up alongside.
 func TestWebSocketEvents(t *testing.T) {
+	t.Parallel()
 	s := sinktest.Start(t)
 	const sockets, n = 20, 8
 	cfg := config{addr: s.Addr(25), c: 1, n: n, size: 1000, api: s.URL, apiKind: "auto", ws: sockets, wsTimeout: 5 * time.Second,
@@ -127,6 +131,7 @@ func TestWebSocketEvents(t *testing.T) {
 // TestWebSocketEventsMissing proves a missing event is a failure after
 // -ws-timeout, not a hang, also on a socket the sink closed.
 func TestWebSocketEventsMissing(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -14,14 +14,35 @@ import (
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{} // holds a value after a write no one has waited for
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	select {
+	case s.written() <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+// Written delivers a value after each write (a burst of writes may wake
+// the reader once), so a test can wait for output instead of polling.
+func (s *syncBuffer) Written() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.written()
+}
+
+func (s *syncBuffer) written() chan struct{} { // s.mu held
+	if s.wrote == nil {
+		s.wrote = make(chan struct{}, 1)
+	}
+	return s.wrote
 }
 
 func (s *syncBuffer) String() string {
@@ -33,6 +54,7 @@ func (s *syncBuffer) String() string {
 func noEnv(string) string { return "" }
 
 func TestBusyChosenPortIsAnError(t *testing.T) {
+	t.Parallel()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +69,7 @@ func TestBusyChosenPortIsAnError(t *testing.T) {
 }
 
 func TestRunPrintsBannerAndStopsCleanly(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
@@ -60,7 +83,7 @@ func TestRunPrintsBannerAndStopsCleanly(t *testing.T) {
 			t.Fatalf("exited %d early: %s", code, stderr.String())
 		case <-deadline:
 			t.Fatalf("no banner: %q", stdout.String())
-		case <-time.After(10 * time.Millisecond):
+		case <-stdout.Written():
 		}
 	}
 	out := stdout.String()

@@ -30,7 +30,8 @@ type Tuner struct {
 
 	mu      sync.Mutex
 	stopped bool
-	percent int // last set
+	done    chan struct{} // closed once stopped and the percentage is restored
+	percent int           // last set
 	orig    int
 }
 
@@ -43,7 +44,7 @@ func Start(ctx context.Context, o Options) *Tuner {
 	if o.Fraction <= 0 {
 		o.Fraction = 0.15
 	}
-	t := &Tuner{opts: o, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	t := &Tuner{opts: o, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}, done: make(chan struct{})}
 	t.orig = debug.SetGCPercent(100)
 	t.percent = 100
 	t.arm()
@@ -63,6 +64,7 @@ func (t *Tuner) stop() {
 	defer t.mu.Unlock()
 	t.stopped = true
 	debug.SetGCPercent(t.orig)
+	close(t.done)
 }
 
 // sentinel is garbage the moment it is made; its finalizer runs after the

@@ -58,14 +58,9 @@ func TestTunerKeepsHeadroomProportional(t *testing.T) {
 	}
 	runtime.KeepAlive(held)
 	cancel()
-	for range 100 { // context.AfterFunc stops it on another goroutine
-		tu.mu.Lock()
-		stopped := tu.stopped
-		tu.mu.Unlock()
-		if stopped {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	select { // context.AfterFunc stops it on another goroutine
+	case <-tu.done:
+	case <-time.After(time.Second):
+		t.Fatal("not stopped a second after the context ended")
 	}
-	t.Fatal("not stopped a second after the context ended")
 }

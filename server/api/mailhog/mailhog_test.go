@@ -112,6 +112,7 @@ func subjects(items []Message) []string {
 }
 
 func TestListPaging(t *testing.T) {
+	t.Parallel()
 	s := newSink(t)
 	for _, subj := range []string{"n1", "n2", "n3"} {
 		s.add(msg(subj), "app@example.test", "user@example.test")
@@ -147,6 +148,7 @@ func TestListPaging(t *testing.T) {
 }
 
 func TestListLimitDefaultsAndCap(t *testing.T) {
+	t.Parallel()
 	s := newSink(t)
 	for i := range 260 {
 		s.add(msg(fmt.Sprint(i)), "app@example.test", "user@example.test")
@@ -161,6 +163,7 @@ func TestListLimitDefaultsAndCap(t *testing.T) {
 }
 
 func TestSearch(t *testing.T) {
+	t.Parallel()
 	s := newSink(t)
 	s.add("From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nCc: carol@example.test\r\nX-Tracking: TRK-42\r\nSubject: a\r\n\r\nThe Secret Word is Swordfish.\r\n",
 		"Bounce+1@Sender.example", "bob@example.test", "hidden@example.test")
@@ -215,6 +218,7 @@ func TestSearch(t *testing.T) {
 }
 
 func TestMessageShape(t *testing.T) {
+	t.Parallel()
 	s := newSink(t)
 	m := s.addFile("03-mixed-attachments.eml", "ap@vendor.example.test", "finance@example.test", "audit@example.test")
 	var got Message
@@ -269,6 +273,7 @@ func TestMessageShape(t *testing.T) {
 }
 
 func TestMIMEParts(t *testing.T) {
+	t.Parallel()
 	type partWant struct {
 		contentType string
 		bodyPrefix  string
@@ -352,6 +357,7 @@ func TestMIMEParts(t *testing.T) {
 }
 
 func TestDownload(t *testing.T) {
+	t.Parallel()
 	s := newSink(t)
 	m := s.addFile("18-long-folding-received.eml", "a@example.test", "b@example.test")
 	status, hdr, body := s.do("GET", "/api/v1/messages/"+m.ID+"/download")
@@ -367,6 +373,7 @@ func TestDownload(t *testing.T) {
 }
 
 func TestDownloadPart(t *testing.T) {
+	t.Parallel()
 	s := newSink(t)
 	mixed := s.addFile("03-mixed-attachments.eml", "a@example.test", "b@example.test")
 	plain := s.addFile("01-plain-ascii.eml", "a@example.test", "b@example.test")
@@ -424,6 +431,7 @@ func TestDownloadPart(t *testing.T) {
 }
 
 func TestDeleteAndUnknown(t *testing.T) {
+	t.Parallel()
 	s := newSink(t)
 	keep := s.add(msg("keep"), "a@example.test", "b@example.test")
 	gone := s.add(msg("gone"), "a@example.test", "b@example.test")
