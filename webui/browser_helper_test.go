@@ -1,6 +1,7 @@
 package webui_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/mailsink/mailsink/server/sinktest"
@@ -20,4 +21,9 @@ func startSink(t *testing.T) *sink {
 	t.Helper()
 	s := sinktest.Start(t)
 	return &sink{URL: s.URL, Store: s.Store, Addr: s.Addr}
+}
+
+// storageTranscript is a transcript's starting facts for a session on port.
+func storageTranscript(port int) storage.Transcript {
+	return storage.Transcript{Listener: fmt.Sprintf("smtp-%d", port), Port: port, ClientAddr: "127.0.0.1:53999"}
 }

@@ -299,6 +299,7 @@ let openSeq = 0;
 
 async function openMessage(id) {
   const seq = ++openSeq;
+  navigate(`#/message/${encodeURIComponent(id)}`);
   state.open = id;
   state.remote = false;
   showPane();
@@ -323,6 +324,7 @@ async function openMessage(id) {
 
 function closeMessage(note) {
   openSeq++;
+  if (state.view === 'messages') navigate('#/');
   state.open = null;
   state.openMsg = null;
   delete $('message').dataset.id;
@@ -641,6 +643,7 @@ let sessOpenSeq = 0;
 async function openSession(id) {
   const seq = ++sessOpenSeq;
   setView('sessions');
+  navigate(`#/session/${encodeURIComponent(id)}`);
   state.sessSelected = id;
   state.sessOpen = id;
   showPane();
@@ -675,6 +678,7 @@ async function refreshOpenSession() {
 
 function closeSession(note) {
   sessOpenSeq++;
+  if (state.view === 'sessions') navigate('#/sessions');
   state.sessOpen = null;
   state.sessOpenT = null;
   delete $('session').dataset.id;
@@ -785,6 +789,8 @@ const SEARCH = {
 function setView(v) {
   if (state.view === v) return;
   state.view = v;
+  navigate(v === 'sessions' ? (state.sessOpen ? `#/session/${encodeURIComponent(state.sessOpen)}` : '#/sessions')
+    : (state.open ? `#/message/${encodeURIComponent(state.open)}` : '#/'));
   for (const b of document.querySelectorAll('.view-tab')) b.setAttribute('aria-selected', b.dataset.view === v ? 'true' : 'false');
   $('view-messages').hidden = v !== 'messages';
   $('view-sessions').hidden = v !== 'sessions';
@@ -945,6 +951,50 @@ function onKey(e) {
   e.preventDefault();
 }
 
+// ---------- addresses ----------
+// Every message and session has a URL: #/message/ID, #/session/ID,
+// #/sessions (and #/ for the inbox). Opening something pushes its address,
+// so Back and Forward move between what was opened, and a reload or a
+// shared link opens the same thing.
+
+let routing = false; // following the address: it is already where it should be
+
+function navigate(hash) {
+  if (routing) return;
+  if (location.hash !== hash && !(hash === '#/' && location.hash === '')) history.pushState(null, '', hash);
+}
+
+function route() {
+  routing = true;
+  try {
+    follow();
+  } finally {
+    routing = false;
+  }
+}
+
+function follow() {
+  const [, kind, id] = /^#\/(message|session|sessions)?\/?(.*)$/.exec(location.hash) || [];
+  const want = id ? decodeURIComponent(id) : '';
+  switch (kind) {
+    case 'message':
+      setView('messages');
+      if (want && state.open !== want) openMessage(want);
+      break;
+    case 'session':
+      if (want && state.sessOpen !== want) openSession(want);
+      else setView('sessions');
+      break;
+    case 'sessions':
+      setView('sessions');
+      if (state.sessOpen) closeSession();
+      break;
+    default:
+      setView('messages');
+      if (state.open) closeMessage();
+  }
+}
+
 // ---------- start ----------
 
 function init() {
@@ -979,6 +1029,8 @@ function init() {
   $('live').addEventListener('click', () => stream.now());
   load();
   stream.connect();
+  window.addEventListener('popstate', route);
+  route();
 }
 
 init();
