@@ -242,6 +242,7 @@ function row(m) {
       m.Attachments > 0 ? h('span', { class: 'clip', title: plural(m.Attachments, 'attachment'), 'aria-label': 'has attachments' }) : null,
       h('time', { class: 'time', text: when(m.Created), title: fullDate(m.Created), datetime: m.Created })),
     h('div', { class: 'subject-line', text: m.Subject || '(no subject)' }),
+    m.Snippet ? h('div', { class: 'snippet', text: m.Snippet }) : null,
     h('div', { class: 'row-line sub' },
       h('span', { class: 'to', text: to ? `to ${to}` : '' }),
       port ? h('span', { class: 'port', text: `:${port}`, title: `received on port ${port}` }) : null,
@@ -357,14 +358,19 @@ function renderMessage() {
   $('download-raw').setAttribute('download', `${m.ID}.eml`);
   const meta = [
     ['From', addr(m.From)],
-    ['To', addrList(m.To)],
-    ['Cc', addrList(m.Cc)],
-    ['Bcc', addrList(m.Bcc)],
+    ['To', longList(m.To)],
+    ['Cc', longList(m.Cc)],
+    ['Bcc', longList(m.Bcc)],
     ['Reply-To', addrList(m.ReplyTo)],
     ['Date', fullDate(m.Date)],
     ['Size', size(m.Size)],
   ].filter(([, v]) => v);
-  $('m-meta').replaceChildren(...meta.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
+  $('m-meta').replaceChildren(...meta.flatMap(([k, v]) => [h('dt', { text: k }), typeof v === 'string' ? h('dd', { text: v }) : v]));
+  // What the parser could not make sense of is said, not hidden: the raw
+  // source (Source tab, download) is always intact.
+  const errs = m.Errors || [];
+  $('m-errors').hidden = errs.length === 0;
+  $('m-errors').replaceChildren(...(errs.length ? [h('strong', { text: 'This message is malformed: ' }), errs.join('; '), ' — the Source tab shows it as received.'] : []));
   renderReadButton();
   const n = (m.Attachments || []).length + (m.Inline || []).length;
   $('tabs').replaceChildren(...TABS.map(([key, label]) => {
@@ -375,6 +381,17 @@ function renderMessage() {
     }, label, key === 'attachments' && n ? h('span', { class: 'badge', text: String(n) }) : null);
   }));
   renderTab();
+}
+
+// longList shows up to 5 addresses and collapses the rest behind a count.
+function longList(list) {
+  const all = list || [];
+  if (all.length <= 5) return addrList(all);
+  const dd = h('dd', { class: 'addr-list' }, addrList(all.slice(0, 5)) + ' ');
+  const more = h('button', { type: 'button', class: 'link-btn', text: `and ${all.length - 5} more`,
+    onclick: () => { dd.replaceChildren(addrList(all)); } });
+  dd.append(more);
+  return dd;
 }
 
 function renderReadButton() {
