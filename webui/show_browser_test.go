@@ -18,7 +18,7 @@ func TestBrowserShowsWhatTheAPIKnows(t *testing.T) {
 	for i := range 60 {
 		to = append(to, fmt.Sprintf("r%02d@example.test", i))
 	}
-	many := addAs(t, s.Store, []byte("From: a@example.test\r\nTo: "+strings.Join(to, ", ")+"\r\nSubject: many\r\n\r\nThe quarterly numbers are in.\r\n"), 25, false, "")
+	many := addAs(t, s.Store, []byte("From: a@example.test\r\nTo: "+strings.Join(to, ", ")+"\r\nSubject: many\r\n\r\nThe quarterly numbers are in.\r\nReset: https://example.test/reset?token=abc123.\r\nNot this: javascript:alert(1)\r\n"), 25, false, "")
 	broken := addAs(t, s.Store, []byte("From: a@example.test\r\nSubject: broken\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not*base64###\r\n--x--\r\n"), 25, false, "")
 	d := &driver{t: t, ctx: ctx}
 	var snippet, meta, errs string
@@ -36,6 +36,13 @@ func TestBrowserShowsWhatTheAPIKnows(t *testing.T) {
 	d.do("expand it", chromedp.Click(chromedp.CSS(`#m-meta .link-btn`)), store(&meta, chromedp.Text(chromedp.ID("m-meta"))))
 	if !strings.Contains(meta, "r59@example.test") {
 		t.Errorf("recipients not expanded: %q", meta)
+	}
+	var links []string
+	d.do("links in the text", chromedp.Click(chromedp.CSS(`button.tab[data-tab="text"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#tab-body pre.text a`)),
+		store(&links, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#tab-body a')].map(a => a.href)`)))
+	if len(links) != 1 || links[0] != "https://example.test/reset?token=abc123" {
+		t.Errorf("links in the text body: %q, want the one https URL without its final dot", links)
 	}
 	d.do("open the broken one", chromedp.Click(rowSel(broken.ID)),
 		poll(fmt.Sprintf(`document.getElementById('message').dataset.id === %q && !document.getElementById('m-errors').hidden`, broken.ID)),

@@ -409,12 +409,28 @@ function renderTab() {
   body.className = `tab-body tab-${tab}`;
   switch (tab) {
     case 'html': body.replaceChildren(...htmlTab(m)); break;
-    case 'text': body.replaceChildren(h('pre', { class: 'text', text: m.Text || '(this message has no text body)' })); break;
+    case 'text': body.replaceChildren(h('pre', { class: 'text' }, ...linked(m.Text || '(this message has no text body)'))); break;
     case 'source': lazy(body, () => api.raw(m.ID), (raw) => [h('pre', { class: 'source', text: raw })]); break;
     case 'headers': lazy(body, () => api.headers(m.ID), headersTab); break;
     case 'attachments': body.replaceChildren(...attachmentsTab(m)); break;
     case 'delivery': body.replaceChildren(deliveryTab(m)); break;
   }
+}
+
+// linked splits text into text nodes and links for its http(s) and mailto
+// URLs. Only those schemes become links (never javascript: or data:), and
+// they open in a new tab without the inbox as referrer or opener.
+function linked(text) {
+  const out = [];
+  const re = /\b(?:https?:\/\/|mailto:)[^\s<>"'()]+[^\s<>"'().,;:!?]/gi;
+  let at = 0;
+  for (const m of text.matchAll(re)) {
+    if (m.index > at) out.push(text.slice(at, m.index));
+    out.push(h('a', { href: m[0], text: m[0], target: '_blank', rel: 'noopener noreferrer' }));
+    at = m.index + m[0].length;
+  }
+  if (at < text.length) out.push(text.slice(at));
+  return out;
 }
 
 // lazy fills body with what fetch returns, unless the view moved on.
