@@ -29,7 +29,11 @@ func overBudget(raw string) string {
 		if i < 0 {
 			break
 		}
+		at := len(raw) - len(rest) + i
 		rest = rest[i+len("boundary="):]
+		if !inContentType(raw, at) {
+			continue // quoted text, a quoted-printable body, not a header
+		}
 		if b := boundaryValue(rest); b != "" {
 			declared[b] = true
 			if len(declared) > maxBoundaries {
@@ -40,7 +44,7 @@ func overBudget(raw string) string {
 	if len(declared) == 0 {
 		return ""
 	}
-	closed := map[string]bool{}
+	opened, closed := map[string]bool{}, map[string]bool{}
 	parts := 0
 	for rest := raw; ; {
 		i := strings.Index(rest, "\n--")
@@ -56,13 +60,20 @@ func overBudget(raw string) string {
 		if b, ok := strings.CutSuffix(line, "--"); ok && declared[b] {
 			closed[b] = true
 		} else if declared[line] {
+			opened[line] = true
 			parts++
 			if parts > maxParts {
 				return fmt.Sprintf("more than %d MIME parts", maxParts)
 			}
 		}
 	}
-	if open := len(declared) - len(closed); open > maxUnclosed {
+	open := 0
+	for b := range opened { // a boundary never used as a delimiter opens nothing
+		if !closed[b] {
+			open++
+		}
+	}
+	if open > maxUnclosed {
 		return fmt.Sprintf("%d multiparts never closed (enmime's time doubles with each beyond %d)", open, maxUnclosed)
 	}
 	return ""
@@ -99,4 +110,22 @@ func indexFold(s, needle string) int {
 		i++
 	}
 	return -1
+}
+
+// inContentType is whether offset at in raw lies in a Content-Type header
+// field: on a line starting "Content-Type:", or on a folded continuation
+// of one.
+func inContentType(raw string, at int) bool {
+	for {
+		start := strings.LastIndexByte(raw[:at], '\n') + 1
+		line := raw[start:]
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if start == 0 {
+				return false
+			}
+			at = start - 1 // a continuation: look at the line before
+			continue
+		}
+		return len(line) >= len("content-type:") && strings.EqualFold(line[:len("content-type:")], "content-type:")
+	}
 }

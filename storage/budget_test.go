@@ -66,6 +66,12 @@ func TestOverBudgetReadsBoundaries(t *testing.T) {
 		{"four open", nested(4), false},
 		{"five open", nested(5), true},
 		{"quoted open", quoted(5), true},
+		// Bounces quote the headers of the message they return, and replies
+		// quote text: neither declares a multipart of this message.
+		{"quoted headers", "Content-Type: text/plain\r\n\r\n" + strings.Repeat("> Content-Type: multipart/mixed; boundary=q\r\nboundary=3Dz\r\n", 8), false},
+		{"returned headers", "Content-Type: multipart/report; boundary=r\r\n\r\n--r\r\nContent-Type: text/rfc822-headers\r\n\r\n" +
+			"Content-Type: multipart/mixed; boundary=a1\r\n\r\nContent-Type: multipart/mixed; boundary=a2\r\n\r\nContent-Type: multipart/mixed; boundary=a3\r\n\r\n" +
+			"Content-Type: multipart/mixed; boundary=a4\r\n\r\nContent-Type: multipart/mixed; boundary=a5\r\n\r\n--r--\r\n", false},
 	}
 	for _, tt := range tests {
 		if got := overBudget(tt.raw) != ""; got != tt.over {

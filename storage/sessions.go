@@ -96,8 +96,16 @@ func (l *SessionLog) Start(t Transcript) *LiveTranscript {
 	t.Started = l.now()
 	t.Active = true
 	tp := &t
+	// The oldest finished transcript makes room; open ones are never
+	// forgotten (their connections still record into them), so the ring may
+	// pass max by the connections open, which their own limit bounds.
 	if len(l.ring) >= l.max {
-		l.forget(0)
+		for i, old := range l.ring {
+			if !old.Active {
+				l.forget(i)
+				break
+			}
+		}
 	}
 	l.ring = append(l.ring, tp)
 	l.hub.publish(Event{Type: EventSessionStart, Transcript: snapshot(tp)})

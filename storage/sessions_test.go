@@ -43,3 +43,24 @@ func TestSessionLogBytesAreBounded(t *testing.T) {
 		t.Fatalf("only %d transcripts kept", kept)
 	}
 }
+
+// An open transcript is never forgotten to make room, so its bytes stay
+// counted until it ends and goes the usual way.
+func TestOpenTranscriptsAreNotEvicted(t *testing.T) {
+	s := New(Limits{})
+	log := s.Sessions()
+	log.SetSessionLimit(2, 100)
+	first := log.Start(Transcript{})
+	for range 3 {
+		log.Start(Transcript{}).End()
+	}
+	first.Add("C", "0123456789")
+	if _, err := log.Get(first.ID()); err != nil {
+		t.Fatal("an open transcript was evicted")
+	}
+	first.End()
+	log.Clear()
+	if log.total != 0 || len(log.sizes) != 0 || len(log.List(nil)) != 0 {
+		t.Fatalf("after Clear: %d bytes in %d sizes, %d transcripts", log.total, len(log.sizes), len(log.List(nil)))
+	}
+}

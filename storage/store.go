@@ -87,9 +87,7 @@ func (s *Store) shared(d Delivery) *Delivery {
 // Add stores a copy of a message and returns it; the caller keeps raw and
 // env. Older messages are evicted to respect the limits.
 func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
-	if s.limits.MaxBytes > 0 && int64(len(raw)) > s.limits.MaxBytes {
-		return nil, fmt.Errorf("adding a %d-byte message: %w", len(raw), ErrTooLarge)
-	}
+
 	if d.Received.IsZero() {
 		d.Received = s.now()
 	}
@@ -120,6 +118,9 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	// its raw bytes (an envelope of 1,000 long recipients outweighs a small
 	// message many times over).
 	m.kept = int64(len(raw) + size + len(m.toKey) + 16*len(env.To) + len(d.Helo) + len(d.AuthUser) + len(d.ClientAddr) + messageOverhead)
+	if s.limits.MaxBytes > 0 && m.kept > s.limits.MaxBytes {
+		return nil, fmt.Errorf("adding a %d-byte message (%d bytes kept): %w", len(raw), m.kept, ErrTooLarge)
+	}
 
 	s.mu.Lock()
 	m.delivery = s.shared(d)

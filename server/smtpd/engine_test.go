@@ -310,13 +310,15 @@ func TestTranscriptsFollowGoSMTP(t *testing.T) {
 			[]string{"C: BDAT 2000 LAST", "C: [chunk, 2000 bytes]", "S: 552", "C: NOOP", "S: 250 2.0.0 I have successfully done nothing", "S: 221"},
 			[]string{"C: STARTTLS", "C: xx", "503"}, 0},
 		{"AUTH LOGIN with both responses pipelined",
-			[]string{"C: AUTH LOGIN\n", "S: 334 VXNlcm5hbWU6", "C: ****\nS: 334 UGFzc3dvcmQ6\nC: ****\nS: 235", "C: NOOP"},
+			// The NOOP came with the secrets, before AUTH's reply: masked too
+			// (failing closed), and its reply with it.
+			[]string{"C: AUTH LOGIN\n", "S: 334 VXNlcm5hbWU6", "C: ****\nS: 334 UGFzc3dvcmQ6\nC: ****\nS: 235", "C: ****\nS: 250 ****"},
 			[]string{b64("hunter2"), "hunter2", b64("user")}, 0},
 		{"AUTH PLAIN without initial response, pipelined",
-			[]string{"C: AUTH PLAIN\n", "S: 334", "C: ****", "S: 235", "C: QUIT"},
+			[]string{"C: AUTH PLAIN\n", "S: 334", "C: ****", "S: 235", "C: ****\nS: 221 ****"},
 			[]string{b64("\x00user\x00hunter2"), "hunter2"}, 0},
 		{"AUTH then STARTTLS before the 334",
-			[]string{"C: AUTH PLAIN", "S: 334", "C: ****", "S: 454", "C: QUIT"},
+			[]string{"C: AUTH PLAIN", "S: 334", "C: ****", "S: 454", "C: ****\nS: 221 ****"},
 			[]string{"C: STARTTLS"}, 0},
 		{"plaintext pipelined after STARTTLS",
 			[]string{"[29 bytes sent in plaintext after STARTTLS, discarded]", "*: TLS established", "C: RCPT TO:<b@x.test>", "S: 502 5.5.1 Missing MAIL FROM"},
@@ -481,4 +483,96 @@ func dumpLines(tr *storage.Transcript) string {
 		fmt.Fprintf(&b, "%s: %s\n", l.Dir, l.Text)
 	}
 	return b.String()
+}
+
+// Ways a secret once reached a transcript (found in review): each runs a
+// real conversation and the transcript must not hold the secret.
+func TestTranscriptsKeepNoSecretWhateverTheClientSends(t *testing.T) {
+	t.Parallel()
+	pass, user := b64("hunter2"), b64("user")
+	ir := b64("\x00user\x00hunter2")
+	tests := []struct {
+		name      string
+		lineLimit int
+		steps     func(rc *rawClient)
+	}{
+		{"an initial response after a tab", 2000, func(rc *rawClient) {
+			rc.cmd("AUTH PLAIN\t"+ir, "235")
+		}},
+		{"DATA with trailing spaces, then AUTH LOGIN", 2000, func(rc *rawClient) {
+			rc.cmd("MAIL FROM:<a@x.test>", "250")
+			rc.cmd("RCPT TO:<b@x.test>", "250")
+			rc.cmd("DATA  ", "354")
+			rc.cmd("Subject: x\r\n.", "250")
+			rc.cmd("AUTH LOGIN", "334")
+			rc.cmd(user, "334")
+			rc.cmd(pass, "235")
+		}},
+		{"a user name longer than what is held", 0, func(rc *rawClient) {
+			rc.cmd("AUTH LOGIN", "334")
+			rc.cmd(b64(strings.Repeat("u", 15000)), "334")
+			rc.cmd(pass, "235")
+		}},
+		{"AUTH on a listener refusing it, responses pipelined", 2000, func(rc *rawClient) {
+			io.WriteString(rc.c, "AUTH LOGIN\r\n"+user+"\r\n"+pass+"\r\n")
+			for range 3 {
+				rc.final()
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			auth := AuthOptional
+			if strings.Contains(tt.name, "refusing") {
+				auth = AuthOff
+			}
+			l, store := listen(t, ListenerConfig{TLS: TLSNone, Auth: auth, CleartextAuth: true}, Options{Hostname: "sink.test", Timeout: testTimeout, MaxLineLength: tt.lineLimit})
+			sub := store.Subscribe(256)
+			defer sub.Close()
+			rc := dialRaw(t, l.Addr().String())
+			rc.final()
+			rc.cmd("EHLO a.test", "250")
+			tt.steps(rc)
+			rc.cmd("QUIT", "221")
+			for e := range sub.C {
+				if e.Type != storage.EventSessionEnd {
+					continue
+				}
+				text := dumpLines(e.Transcript)
+				for _, secret := range []string{pass, strings.ToUpper(pass), ir, "hunter2"} {
+					if strings.Contains(text, secret) {
+						t.Fatalf("transcript keeps %q:\n%s", secret, text)
+					}
+				}
+				return
+			}
+		})
+	}
+}
+
+// A BDAT transfer's Data runs beside go-smtp's own goroutine, which calls
+// Reset on RSET: the session's envelope must not be shared between them
+// unguarded (the race detector watches this one).
+func TestBDATThenRSET(t *testing.T) {
+	t.Parallel()
+	l, _ := listen(t, ListenerConfig{TLS: TLSNone, Auth: AuthOptional}, Options{Hostname: "sink.test", Timeout: testTimeout})
+	for range 20 {
+		rc := dialRaw(t, l.Addr().String())
+		rc.final()
+		io.WriteString(rc.c, "EHLO a.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nBDAT 0\r\nRSET\r\nQUIT\r\n")
+		for range 6 {
+			rc.final()
+		}
+		rc.c.Close()
+	}
+}
+
+func TestReplyShaped(t *testing.T) {
+	for in, want := range map[string]bool{"250 OK\r\n": true, "250-SIZE\r\n": true, "334 \r\n": true, "221\r\n": true,
+		"AUTH PLAIN AHU=\r\n": false, "aHVudGVyMg==\r\n": false, "25": false, "2500": false} {
+		if got := replyShaped([]byte(in)); got != want {
+			t.Errorf("replyShaped(%q) = %v", in, got)
+		}
+	}
 }

@@ -59,6 +59,7 @@ type Listener struct {
 	served   atomic.Bool
 	done     chan struct{} // closed when Serve returns
 	stopping chan struct{} // closed by Shutdown and Close: delays end early
+	refusing chan struct{} // slots for answering connections past the limit
 	stopOnce sync.Once
 
 	mu    sync.Mutex
@@ -78,10 +79,15 @@ func (l *Listener) getBuffer() *[]byte {
 	return &b
 }
 
-// putBuffer returns a DATA buffer for reuse, unless a huge message made it
+// maxPooled is the largest DATA buffer kept for reuse: the in-flight
+// budget counts a buffer's capacity, so a small message must not take a
+// big one left by a big message.
+const maxPooled = 256 << 10
+
+// putBuffer returns a DATA buffer for reuse, unless a big message made it
 // too big to keep around.
 func (l *Listener) putBuffer(b *[]byte) {
-	if b != nil && cap(*b) <= 4<<20 {
+	if b != nil && cap(*b) <= maxPooled {
 		l.buffers.Put(b)
 	}
 }
@@ -104,6 +110,7 @@ func Listen(addr string, cfg ListenerConfig, opts Options, store Deliverer) (*Li
 		log:      opts.Logger.With("listener", cfg.Name()),
 		done:     make(chan struct{}),
 		stopping: make(chan struct{}),
+		refusing: make(chan struct{}, 16),
 		conns:    map[*observedConn]struct{}{},
 	}
 	if cfg.Port == 0 { // ephemeral: name it after the port actually bound
@@ -175,7 +182,15 @@ func (l *Listener) Serve() error {
 		}
 		tempDelay = 0
 		if lim := l.opts.Conns; !lim.acquire() {
-			go l.refuse(c)
+			select {
+			case l.refusing <- struct{}{}: // a bounded number are told why
+				go func() {
+					defer func() { <-l.refusing }()
+					l.refuse(c)
+				}()
+			default: // a flood past the limit is just closed
+				c.Close()
+			}
 			continue
 		}
 		oc := l.track(c)

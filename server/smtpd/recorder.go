@@ -47,9 +47,10 @@ type recorder struct {
 	gate       cmdKind
 	held       []byte
 	heldLost   int
-	auth334    int // 334 challenges of the current AUTH
-	authLines  int // responses to them seen
-	maskLoose  bool
+	auth334    int                  // 334 challenges of the current AUTH
+	authLines  int                  // responses to them seen
+	authBlind  bool                 // an AUTH's hold overflowed: mask all until its reply
+	maskNext   bool                 // the next command line is the end of a masked one
 	pending    []pendingCmd         // commands awaiting their final reply, oldest first
 	expectTLS  bool                 // STARTTLS was answered 220: a handshake follows
 	lastAnswer cmdKind              // the command the latest final reply answered
@@ -108,6 +109,11 @@ func (r *recorder) Write(p []byte) (int, error) {
 	}
 	fromServer := r.c.wrote.Swap(false)
 	r.mu.Lock()
+	// A socket write just before does not make these bytes a reply: TLS
+	// writes on its own inside a read (a KeyUpdate answer) and then hands up
+	// buffered client input. go-smtp writes whole reply lines, each with a
+	// code; client input that looks like one cannot hold a base64 secret.
+	fromServer = fromServer && (len(r.srvLine) > 0 || replyShaped(p))
 	if st := r.handshake; st != nil {
 		// The first plaintext after a handshake confirms it; go-smtp's
 		// "550 Handshake error" on the old connection does not.
@@ -273,10 +279,18 @@ func (r *recorder) serverLine(line []byte) {
 		}
 		return
 	}
-	if head.kind == kindAuth && code == 334 {
-		r.auth334++
+	if r.gate == kindAuth && code == 334 {
+		r.auth334++ // whatever the queue says: failing closed, a challenge is the AUTH's
 		r.drainAuth()
 		return
+	}
+	if r.gate == kindAuth && r.auth334 > 0 {
+		// After a challenge the next final reply is the AUTH's: entries
+		// before it in the queue were misread.
+		for len(r.pending) > 1 && r.pending[0].kind != kindAuth {
+			r.pending = r.pending[1:]
+		}
+		head = &r.pending[0]
 	}
 	done := *head
 	r.pending = r.pending[1:]
@@ -288,7 +302,7 @@ func (r *recorder) serverLine(line []byte) {
 		}
 	case kindAuth:
 		r.gate = kindNone
-		r.release(code != 235)
+		r.releaseMasked()
 	case kindStartTLS:
 		r.gate = kindNone
 		if code == 220 {
@@ -313,15 +327,15 @@ func (r *recorder) overLimit() {
 	r.closeNext = true
 }
 
-// drainAuth masks one held line per 334 challenge not yet answered.
+// drainAuth masks one held line per 334 challenge not yet answered. Once
+// more was sent than is held, line ends are lost: the rest is masked whole
+// (authBlind) until the AUTH's final reply.
 func (r *recorder) drainAuth() {
-	for r.authLines < r.auth334 {
+	for r.authLines < r.auth334 && !r.authBlind {
 		i := bytes.IndexByte(r.held, '\n')
 		if i < 0 {
-			if r.heldLost > 0 { // too much to hold: all of it counts as secret
-				r.add("C", "****")
-				r.authLines++
-				r.held, r.heldLost = r.held[:0], 0
+			if r.heldLost > 0 {
+				r.authBlind = true
 			}
 			return
 		}
@@ -331,18 +345,52 @@ func (r *recorder) drainAuth() {
 	}
 }
 
-// release parses what was held once the gate's reply came. After a failed
-// AUTH, lines that are no SMTP command are masked: they were meant as SASL
-// responses.
-func (r *recorder) release(authFailed bool) {
+// releaseMasked ends an AUTH's hold. What the client sent before the
+// AUTH's final reply and no challenge took may still be SASL responses
+// (pipelined, or meant for challenges a refusal never sent): each line
+// is counted as a command go-smtp will answer, and masked, never shown.
+func (r *recorder) releaseMasked() {
+	held, lost, blind := r.held, r.heldLost, r.authBlind
+	r.held, r.heldLost, r.authBlind = nil, 0, false
+	if blind || lost > 0 {
+		r.add("C", fmt.Sprintf("**** [%d bytes in all]", len(held)+lost))
+		return
+	}
+	for len(held) > 0 {
+		i := bytes.IndexByte(held, '\n')
+		if i < 0 {
+			r.maskNext = true // the rest of that line is masked when it comes
+			r.keepPartial(held)
+			return
+		}
+		held = held[i+1:]
+		r.add("C", "****")
+		r.countCommand(pendingCmd{kind: kindOther, masked: true})
+	}
+}
+
+// release parses what was held once a STARTTLS was refused.
+func (r *recorder) release(bool) {
 	held, lost := r.held, r.heldLost
 	r.held, r.heldLost = nil, 0
 	if lost > 0 {
 		r.add("*", fmt.Sprintf("[%d bytes not recorded]", lost))
 	}
-	r.maskLoose = authFailed
 	r.client(held)
-	r.maskLoose = false
+}
+
+// replyShaped is whether p starts like a reply line: three digits, then a
+// space, a dash or the line end.
+func replyShaped(p []byte) bool {
+	if len(p) < 4 {
+		return false
+	}
+	for _, c := range p[:3] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return p[3] == ' ' || p[3] == '-' || p[3] == '\r' || p[3] == '\n'
 }
 
 // client follows what the client sent.
@@ -355,6 +403,9 @@ func (r *recorder) client(p []byte) {
 		}
 	}
 	if r.binary { // what go-smtp makes of a TLS handshake is noise: its replies tell enough
+		for range bytes.Count(p, []byte("\n")) { // but each line is a command to the limit
+			r.countCommand(pendingCmd{kind: kindOther})
+		}
 		return
 	}
 	for len(p) > 0 {
@@ -475,31 +526,42 @@ func (r *recorder) scanContent(p []byte) (int, bool) {
 	return len(p), false
 }
 
-// knownVerbs are the commands go-smtp knows; after a failed AUTH, a line
-// that starts with none of them is taken for a SASL response.
-var knownVerbs = map[string]bool{
-	"HELO": true, "EHLO": true, "LHLO": true, "MAIL": true, "RCPT": true, "DATA": true, "BDAT": true,
-	"RSET": true, "NOOP": true, "QUIT": true, "AUTH": true, "STARTTLS": true, "VRFY": true,
-	"EXPN": true, "HELP": true, "SEND": true, "SOML": true, "SAML": true, "TURN": true,
+// parseCmd splits a command line exactly as go-smtp's parser does, so the
+// recorder takes a line for the command go-smtp will run: STARTTLS by
+// prefix, four-letter verbs, a space before any argument.
+func parseCmd(line string) (verb, arg string) {
+	switch l := len(line); {
+	case strings.HasPrefix(strings.ToUpper(line), "STARTTLS"):
+		return "STARTTLS", ""
+	case l == 4:
+		return strings.ToUpper(line), ""
+	case l < 6 || line[4] != ' ':
+		return "", "" // go-smtp answers 500 or 501
+	}
+	return strings.ToUpper(line[:4]), strings.TrimSpace(line[5:])
 }
 
 // command records one command line and what it implies for the bytes after
 // it.
 func (r *recorder) command(line []byte, lost int) {
-	verb, arg, _ := strings.Cut(string(line), " ")
-	verb = strings.ToUpper(verb)
+	verb, arg := parseCmd(string(line))
 	p := pendingCmd{kind: kindOther}
 	text := ""
 	switch {
-	case r.maskLoose && !knownVerbs[verb]:
+	case r.maskNext: // the end of a line begun while an AUTH held it
+		r.maskNext = false
 		text, p.masked = "****", true
 	case verb == "AUTH":
-		mech, ir, _ := strings.Cut(strings.TrimSpace(arg), " ")
-		text = "AUTH " + mech
-		if strings.TrimSpace(ir) != "" {
-			text += " ****"
+		// go-smtp splits AUTH's argument on any white space.
+		if f := strings.Fields(arg); len(f) > 0 {
+			text = "AUTH " + f[0]
+			if len(f) > 1 {
+				text += " ****"
+			}
+		} else {
+			text = "AUTH"
 		}
-		p.kind, r.gate, r.auth334, r.authLines = kindAuth, kindAuth, 0, 0
+		p.kind, r.gate, r.auth334, r.authLines, r.authBlind = kindAuth, kindAuth, 0, 0, false
 	case verb == "STARTTLS":
 		p.kind, r.gate = kindStartTLS, kindStartTLS
 	case verb == "DATA":
@@ -518,8 +580,7 @@ func (r *recorder) command(line []byte, lost int) {
 			}()
 		}
 	case verb == "EHLO" || verb == "HELO":
-		helo := strings.TrimSpace(arg)
-		r.tr.Update(func(t *storage.Transcript) { t.Helo = helo })
+		r.tr.Update(func(t *storage.Transcript) { t.Helo = arg })
 	case verb == "RSET":
 		p.kind = kindRset
 	case verb == "QUIT":
@@ -529,6 +590,12 @@ func (r *recorder) command(line []byte, lost int) {
 		text = r.shown(line, lost)
 	}
 	r.add("C", text)
+	r.countCommand(p)
+}
+
+// countCommand queues a command for its reply and applies the command
+// limit.
+func (r *recorder) countCommand(p pendingCmd) {
 	r.commands++
 	p.overLimit = r.maxCommands > 0 && r.commands > r.maxCommands
 	if p.overLimit && len(r.pending) == 0 && !r.closeNext {

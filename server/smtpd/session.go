@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -26,6 +28,8 @@ var (
 	errBusy        = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Too much mail being received at once, try again later"}
 	errAddrTooLong = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Address longer than 256 bytes"}
 	errRcptBytes   = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipient bytes for one message"}
+	errDataTimeout = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout while receiving the message"}
+	errDataBroken  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "The message could not be read, try again"}
 	errShutdown    = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, try again later"}
 )
 
@@ -51,8 +55,9 @@ type session struct {
 	conn *smtp.Conn
 
 	authMech, authUser string
+	mu                 sync.Mutex // guards from, to, rcptBytes: see Data
 	from               string
-	to                 []string
+	to                 []string // a new slice per transaction: Data keeps the old one
 	rcptBytes          int
 	clientAddr         string // cached: every message of the session shares it
 }
@@ -187,8 +192,10 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	if err := s.fault(faults.Event{Stage: faults.Mail, Sender: from}); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.from = from
-	s.to, s.rcptBytes = s.to[:0], 0
+	s.to, s.rcptBytes = nil, 0
+	s.mu.Unlock()
 	return nil
 }
 
@@ -212,8 +219,10 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if err := s.fault(faults.Event{Stage: faults.Rcpt, Sender: s.from, Recipients: []string{to}}); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.to = append(s.to, to)
 	s.rcptBytes += len(to)
+	s.mu.Unlock()
 	return nil
 }
 
@@ -223,7 +232,12 @@ func (s *session) Data(r io.Reader) error {
 	if s.stopping() {
 		return errShutdown
 	}
-	ev := faults.Event{Stage: faults.Data, Port: s.l.cfg.Port, Sender: s.from, Recipients: s.to}
+	// A BDAT transfer's Data runs on a goroutine of its own while go-smtp's
+	// may Reset the session (RSET): it works on a snapshot of the envelope.
+	s.mu.Lock()
+	from, to := s.from, s.to
+	s.mu.Unlock()
+	ev := faults.Event{Stage: faults.Data, Port: s.l.cfg.Port, Sender: from, Recipients: to}
 	rule, fire := s.l.opts.Faults.Fire(ev)
 	if fire && rule.Drop { // in the middle of DATA: take some, then hang up
 		io.CopyN(io.Discard, r, 1)
@@ -262,7 +276,7 @@ func (s *session) Data(r io.Reader) error {
 		d.TLSVersion = tls.VersionName(st.Version)
 		d.TLSCipher = tls.CipherSuiteName(st.CipherSuite)
 	}
-	env := storage.Envelope{From: s.from, To: s.to} // the store copies it
+	env := storage.Envelope{From: from, To: to} // the store copies it
 	m, err := s.l.store.Add(raw, env, d)
 	if errors.Is(err, storage.ErrTooLarge) {
 		return errStoreFull
@@ -273,7 +287,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	s.c.rec.captured(m.ID)
 	if s.l.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments alone allocate
-		s.l.log.Debug("captured", "id", m.ID, "from", s.from, "to", s.to, "size", len(raw))
+		s.l.log.Debug("captured", "id", m.ID, "from", from, "to", to, "size", len(raw))
 	}
 	return nil
 }
@@ -306,13 +320,19 @@ func (s *session) content(r io.Reader, buf *[]byte) error {
 	case errors.Is(err, smtp.ErrTooLongLine):
 		return errLineTooLong
 	}
-	return fmt.Errorf("reading message data: %w", err)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return errDataTimeout
+	}
+	s.l.log.Debug("reading message data", "err", err)
+	return errDataBroken // internal text never reaches the client
 }
 
 var errOverBudget = errors.New("over the in-flight budget")
 
 // readAll is io.ReadAll into b's spare room; grow is asked before the
-// buffer takes more memory (the budget counts capacity).
+// buffer takes more memory (the budget counts capacity: go-smtp's reader
+// fills what it is given before it returns).
 func readAll(r io.Reader, b []byte, grow func(int) bool) ([]byte, error) {
 	if !grow(cap(b)) {
 		return b, errOverBudget
@@ -340,9 +360,9 @@ func readAll(r io.Reader, b []byte, grow func(int) bool) ([]byte, error) {
 // repeated EHLO and at STARTTLS: the rset fault stage fires once for each
 // RSET the client sent, before go-smtp answers it.
 func (s *session) Reset() {
-	s.from = ""
-	s.to = nil
-	s.rcptBytes = 0
+	s.mu.Lock()
+	s.from, s.to, s.rcptBytes = "", nil, 0
+	s.mu.Unlock()
 	if s.c.rec.rsetDue() {
 		s.fault(faults.Event{Stage: faults.Rset}) // delay or drop; a reply cannot be given here
 	}
