@@ -27,6 +27,9 @@ func TestBrowserShowsWhatTheAPIKnows(t *testing.T) {
 	if !strings.Contains(snippet, "quarterly numbers") {
 		t.Errorf("list snippet %q", snippet)
 	}
+	// The unread count is on the tab's icon as well as in its title.
+	icon := `document.querySelector('link[rel="icon"]').getAttribute('href')`
+	d.do("unread badge", poll(icon+`.startsWith('data:image/svg+xml,') && decodeURIComponent(`+icon+`).includes('>2</text>')`))
 	d.do("open the long list", chromedp.Click(rowSel(many.ID)),
 		poll(fmt.Sprintf(`document.getElementById('message').dataset.id === %q`, many.ID)),
 		store(&meta, chromedp.Text(chromedp.ID("m-meta"))))
@@ -52,4 +55,5 @@ func TestBrowserShowsWhatTheAPIKnows(t *testing.T) {
 	}
 	d.do("back to the well-formed one", chromedp.Click(rowSel(many.ID)),
 		poll(`document.getElementById('m-errors').hidden`))
+	d.do("all read: the plain icon", poll(icon+` === 'favicon.svg'`))
 }
