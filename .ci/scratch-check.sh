@@ -16,7 +16,12 @@
 # Then: the HEALTHCHECK command passes in the same root, and one message per
 # SMTP listener, sent with the TLS and AUTH that listener expects, is in the
 # API. A second run without the sysctl (rootless podman, some Kubernetes)
-# checks the port+1000 fallback. Needs root (namespaces, chroot).
+# checks the fallback ports (25 -> 10025 and so on, from the plan). Needs
+# root (namespaces, chroot).
+#
+# .ci/docker-check.sh runs the real image in a real engine; this script
+# stays for what an engine hides: the process's ids and capabilities, the
+# rootless fallback, and a run on a machine where no engine starts.
 #
 # Usage: .ci/scratch-check.sh            (exit 0 and a PASS line, or a FAIL line)
 #        SCRATCH_CHECK_KEEP=1 .ci/scratch-check.sh   keeps the work directory
@@ -34,15 +39,16 @@ fail() {
 
 # read_plan FILE: the Dockerfile's facts, one "key<TAB>value..." a line.
 read_plan() {
-	build_env=() copies=() env=() expose=() entrypoint=() healthcheck=() listeners=()
+	build_env=() build_steps=() copies=() env=() expose=() entrypoint=() healthcheck=() listeners=()
 	build_cmd="" build_out="" user="" workdir="" http_port="" listeners_chosen=""
-	local key a b c
-	while IFS=$'\t' read -r key a b c; do
+	local key a b c d
+	while IFS=$'\t' read -r key a b c d; do
 		case $key in
 		build_env) build_env+=("$a") ;;
 		build_cmd) build_cmd=$a ;;
+		build_step) build_steps+=("$a") ;;
 		build_out) build_out=$a ;;
-		copy) copies+=("$a"$'\t'"$b") ;;
+		copy) copies+=("$a"$'\t'"$b"$'\t'"$c") ;;
 		user) user=$a ;;
 		workdir) workdir=$a ;;
 		env) env+=("$a") ;;
@@ -50,7 +56,7 @@ read_plan() {
 		entrypoint) entrypoint+=("$a") ;;
 		healthcheck) healthcheck+=("$a") ;;
 		http_port) http_port=$a ;;
-		listener) listeners+=("$a $b $c") ;;
+		listener) listeners+=("$a $b $c $d") ;;
 		listeners_chosen) listeners_chosen=$a ;;
 		*) fail "plan: unknown key $key" ;;
 		esac
@@ -118,11 +124,11 @@ inside() {
 	# One message per listener, each the way that port expects it; and the
 	# certificate each TLS port serves is the one the API hands out (this
 	# swaks cannot verify, so openssl does).
-	local want=() l port tls auth args verify
+	local want=() l port tls auth fallback args verify
 	for l in "${listeners[@]}"; do
-		read -r port tls auth <<<"$l"
-		if [[ $mode == rootless && $port -lt 1024 && $listeners_chosen == false ]]; then
-			port=$((port + 1000))
+		read -r port tls auth fallback <<<"$l"
+		if [[ $mode == rootless ]]; then
+			port=$fallback
 		fi
 		args=(--server 127.0.0.1 --port "$port" --timeout 5
 			--from "sender@example.test" --to "port$port@example.test"
@@ -150,9 +156,9 @@ inside() {
 
 	# starttls-required means it: MAIL before STARTTLS must be refused.
 	for l in "${listeners[@]}"; do
-		read -r port tls auth <<<"$l"
+		read -r port tls auth fallback <<<"$l"
 		[[ $tls == starttls-required ]] || continue
-		[[ $mode == rootless && $port -lt 1024 && $listeners_chosen == false ]] && port=$((port + 1000))
+		[[ $mode == rootless ]] && port=$fallback
 		if swaks --server 127.0.0.1 --port "$port" --timeout 5 --from a@example.test --to b@example.test \
 			--quit-after MAIL >"$run/swaks-$port-plain.log" 2>&1; then
 			fail "[$mode] port $port accepted MAIL without STARTTLS"
@@ -221,14 +227,17 @@ if [[ ! -d $out_dir ]]; then
 	made_dir=$out_dir
 fi
 mkdir "$work/out"
+((${#build_steps[@]})) || fail "plan has no build_step"
 say "build: $build_cmd"
+steps=""
+for step in "${build_steps[@]}"; do steps+="$step"$'\n'; done
 unshare --mount --propagation private -- bash -c '
 	set -e
 	mount --bind "$1" "$2"
 	cd "$3"
 	shift 3
-	exec env "$@"' _ "$work/out" "$out_dir" "$repo" "${build_env[@]}" sh -c "$build_cmd" >"$work/build.log" 2>&1 ||
-	fail "the Dockerfile's build command failed:"$'\n'"$(cat "$work/build.log")"
+	exec env "$@"' _ "$work/out" "$out_dir" "$repo" "${build_env[@]}" sh -ec "$steps" >"$work/build.log" 2>&1 ||
+	fail "the Dockerfile's build steps failed:"$'\n'"$(cat "$work/build.log")"
 built=$work/out/${build_out#"$out_dir"/}
 [[ -x $built ]] || fail "the build did not produce $build_out"
 
@@ -251,12 +260,12 @@ say "binary $build_out: $size bytes ($((size / 1024 / 1024)) MiB; the scratch im
 root=$work/root
 mkdir -m 755 "$root"
 for c in "${copies[@]}"; do
-	src=${c%%$'\t'*} dst=${c#*$'\t'}
+	IFS=$'\t' read -r src dst owner <<<"$c"
 	[[ $src == "$out_dir"/* ]] || fail "COPY $src: only files under the build's $out_dir are mirrored"
 	[[ $dst == */ ]] && dst=$dst$(basename "$src")
 	mkdir -p "$root$(dirname "$dst")"
 	cp -a "$work/out/${src#"$out_dir"/}" "$root$dst"
-	chown -R 0:0 "$root$dst"
+	chown -R "$owner" "$root$dst"
 done
 say "root holds: $(cd "$root" && find . -mindepth 1 | sed 's|^\.||' | tr '\n' ' ')"
 

@@ -65,15 +65,25 @@ type extRun struct {
 // non-zero exit status is returned for the caller to judge.
 func runExt(t *testing.T, bin string, args ...string) extRun {
 	t.Helper()
+	return runExtEnv(t, nil, bin, args...)
+}
+
+// runExtEnv is runExt with variables added to the environment (t.Setenv
+// would rule out t.Parallel).
+func runExtEnv(t *testing.T, env []string, bin string, args ...string) extRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), extTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second // a child holding the pipes must not hang the test
 	err := cmd.Run()
 	r := extRun{stdout: stdout.String(), stderr: stderr.String()}
-	name := filepath.Base(bin) + " " + strings.Join(args, " ")
+	name := strings.TrimSpace(strings.Join(env, " ") + " " + filepath.Base(bin) + " " + strings.Join(args, " "))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("$ %s\n--- stdout:\n%s--- stderr:\n%s--- exit %d", name, r.stdout, r.stderr, r.exit)

@@ -38,15 +38,25 @@ var (
 	authModes = []AuthMode{AuthOff, AuthOptional, AuthRequired, AuthCredentials, AuthReject}
 )
 
-// DefaultListeners mirror how real providers use the ports.
+// DefaultListeners mirror how real providers use the ports, after one that
+// any mailer can use unchanged: 1025 (Mailpit's and MailHog's default) offers
+// no STARTTLS, so a client that takes STARTTLS whenever it is offered (and
+// then verifies the certificate) sends in plaintext, and accepts any login
+// or none.
 func DefaultListeners() []ListenerConfig {
 	return []ListenerConfig{
+		{Port: 1025, TLS: TLSNone, Auth: AuthOptional, CleartextAuth: true},
 		{Port: 25, TLS: TLSStartTLS, Auth: AuthOff, CleartextAuth: true},
 		{Port: 587, TLS: TLSStartTLSRequired, Auth: AuthRequired, CleartextAuth: false},
 		{Port: 465, TLS: TLSImplicit, Auth: AuthRequired, CleartextAuth: true},
 		{Port: 2525, TLS: TLSStartTLS, Auth: AuthOptional, CleartextAuth: true},
 	}
 }
+
+// FallbackPort is where a default listener on a privileged port goes when
+// the process may not bind it: 25 -> 10025, 587 -> 10587, 465 -> 10465.
+// (Adding 1000 would put 25 on 1025, the plaintext listener's port.)
+func FallbackPort(port int) int { return port + 10000 }
 
 // ParseListener reads "PORT:TLS:AUTH[:OPTION]", e.g. "2525:starttls:optional"
 // or "587:starttls-required:credentials". TLS defaults to none and AUTH to
@@ -145,15 +155,19 @@ type Config struct {
 	Hostname  string // SMTP greeting and certificate name
 	Listeners []ListenerConfig
 	// ListenersChosen records that the user picked the listeners; only the
-	// defaults fall back to port+1000 when a privileged port is refused.
+	// defaults fall back to FallbackPort when a privileged port is refused.
 	ListenersChosen bool
+	// Container says mailsink runs in a container, so the banner names the
+	// ports as published on the host (set by main, not a setting).
+	Container bool
 
 	Credentials     map[string]string // for auth mode "credentials"
 	TLSCert         string            // PEM file; empty: generate a self-signed one
 	TLSKey          string
-	MaxMessageSize  int64 // per message, advertised as SIZE; 552 beyond
-	MaxMessages     int   // store limit, oldest evicted first
-	MaxStoreBytes   int64 // store limit on raw bytes, oldest evicted first
+	TLSDir          string // keeps a CA and the server certificate it signed across restarts
+	MaxMessageSize  int64  // per message, advertised as SIZE; 552 beyond
+	MaxMessages     int    // store limit, oldest evicted first
+	MaxStoreBytes   int64  // store limit on raw bytes, oldest evicted first
 	MaxRecipients   int
 	MaxConnections  int           // concurrent SMTP connections over all listeners; 421 beyond
 	MaxCommands     int           // commands without delivering a message; the connection closes beyond
@@ -236,6 +250,8 @@ func settings() []setting {
 			func(c *Config, v string) error { c.TLSCert = v; return nil }, func(c Config) string { return c.TLSCert }},
 		{"tls-key", "MAILSINK_TLS_KEY", "PEM private key file for --tls-cert",
 			func(c *Config, v string) error { c.TLSKey = v; return nil }, func(c Config) string { return c.TLSKey }},
+		{"tls-dir", "MAILSINK_TLS_DIR", "directory that keeps a CA (ca.pem, made once) and the server certificate it signs (cert.pem), so clients trust ca.pem once across restarts",
+			func(c *Config, v string) error { c.TLSDir = v; return nil }, func(c Config) string { return c.TLSDir }},
 		{"max-message-size", "MAILSINK_MAX_MESSAGE_SIZE", "largest message accepted, bytes (suffixes K, M, G); 552 beyond",
 			func(c *Config, v string) error { return parseSize(v, &c.MaxMessageSize) },
 			func(c Config) string { return FormatSize(c.MaxMessageSize) }},
@@ -426,6 +442,9 @@ func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("MAILSINK_TLS_CERT and MAILSINK_TLS_KEY must be given together")
 	}
+	if c.TLSCert != "" && c.TLSDir != "" {
+		return errors.New("MAILSINK_TLS_DIR and MAILSINK_TLS_CERT: give one or the other")
+	}
 	for _, l := range c.Listeners {
 		if l.Auth == AuthCredentials && len(c.Credentials) == 0 {
 			return fmt.Errorf("MAILSINK_SMTP: listener %s uses auth mode credentials but MAILSINK_CREDENTIALS is empty", l)
@@ -439,7 +458,7 @@ func (c Config) Validate() error {
 
 // Usage prints every setting with its flag, variable and default.
 func Usage(out io.Writer) {
-	fmt.Fprintf(out, "Usage: mailsink [flags]\n       mailsink healthcheck\n\nEvery flag can also be set by its environment variable; flags win.\n\n")
+	fmt.Fprintf(out, "Usage: mailsink [flags]\n       mailsink healthcheck\n       mailsink --version\n\nEvery flag can also be set by its environment variable; flags win.\n\n")
 	def := DefaultConfig()
 	for _, s := range settings() {
 		d := s.get(def)

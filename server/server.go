@@ -47,6 +47,7 @@ type Server struct {
 	certPEM   []byte
 	faults    *faults.Set
 	notes     []string // things the user should know, e.g. port fallbacks
+	certNote  string   // where the certificate is kept, for the banner
 
 	httpCtx    context.Context
 	httpCancel context.CancelFunc
@@ -86,11 +87,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if _, err := s.faults.Add(s.cfg.Faults...); err != nil {
 		return fmt.Errorf("MAILSINK_FAULTS: %w", err)
 	}
-	cert, certPEM, err := certificate(s.cfg)
+	cert, certPEM, certNote, err := certificate(s.cfg)
 	if err != nil {
 		return err
 	}
-	s.certPEM = certPEM
+	s.certPEM, s.certNote = certPEM, certNote
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 
 	opts := smtpd.Options{
@@ -114,7 +115,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		l, err := smtpd.Listen(s.addr(lc.Port), lc, opts, s.store)
 		if err != nil && !s.cfg.ListenersChosen && lc.Port < 1024 && errors.Is(err, syscall.EACCES) {
 			alt := lc
-			alt.Port += 1000
+			alt.Port = FallbackPort(lc.Port)
 			l, err = smtpd.Listen(s.addr(alt.Port), alt, opts, s.store)
 			if err == nil {
 				s.notes = append(s.notes, fmt.Sprintf("port %d needs privileges; listening on %d instead (set MAILSINK_SMTP to choose ports)", lc.Port, alt.Port))
@@ -304,22 +305,55 @@ func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
 // URL is the web inbox and API base URL.
 func (s *Server) URL() string { return "http://" + s.HTTPAddr().String() }
 
-// CertificatePEM is the certificate the TLS listeners present.
+// CertificatePEM is the certificate a client should trust: the one the TLS
+// listeners present, or with MAILSINK_TLS_DIR the CA that signed it.
 func (s *Server) CertificatePEM() []byte { return s.certPEM }
 
 // Banner is the startup text: one line per listener and the URL, then notes.
+// Bound to every interface (0.0.0.0, as in the container image), it names
+// localhost, which a browser can open, rather than 0.0.0.0, which it cannot.
 func (s *Server) Banner() []string {
+	host := s.cfg.Bind
+	ip := net.ParseIP(host)
+	everywhere := ip != nil && ip.IsUnspecified()
+	if everywhere {
+		host = "localhost"
+	}
 	var out []string
 	for _, l := range s.Listeners() {
-		addr := net.JoinHostPort(s.cfg.Bind, strconv.Itoa(l.Config.Port)) // as configured: 0.0.0.0, not [::]
-		out = append(out, fmt.Sprintf("SMTP %-22s TLS %-17s AUTH %s", addr, l.Config.TLS, l.Config.Auth))
+		addr := net.JoinHostPort(host, strconv.Itoa(l.Config.Port)) // as configured: not [::]
+		hint := ""
+		if l.Config.TLS == TLSNone && (l.Config.Auth == AuthOptional || l.Config.Auth == AuthOff) {
+			hint = "<- any mailer, host and port alone"
+		}
+		out = append(out, strings.TrimRight(fmt.Sprintf("SMTP %-22s TLS %-17s AUTH %-8s %s", addr, l.Config.TLS, l.Config.Auth, hint), " "))
 	}
 	if len(out) == 0 {
 		out = append(out, "SMTP (no listeners configured)")
 	}
 	_, httpPort, _ := net.SplitHostPort(s.HTTPAddr().String())
-	out = append(out, "Web inbox and API: http://"+net.JoinHostPort(s.cfg.Bind, httpPort)+"/")
+	base := "http://" + net.JoinHostPort(host, httpPort)
+	out = append(out, "Web inbox and API: "+base+"/")
+	if s.usesTLS() {
+		out = append(out, "TLS certificate to trust: "+base+"/api/v1/tls/certificate"+s.certNote)
+	}
+	switch {
+	case everywhere && s.cfg.Container:
+		out = append(out, "In a container: these are the container's ports; open them on the host as published (docker run -p "+httpPort+":"+httpPort+" ...), under the service name from other containers")
+	case everywhere:
+		out = append(out, "Listening on every interface ("+s.cfg.Bind+"): from another machine, use this one's name instead of localhost")
+	}
 	return append(out, s.notes...)
+}
+
+// usesTLS reports whether any listener serves the certificate.
+func (s *Server) usesTLS() bool {
+	for _, l := range s.listeners {
+		if l.Config().TLS != TLSNone {
+			return true
+		}
+	}
+	return false
 }
 
 // slogWriter logs go-smtp's raw protocol trace line by line.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ type dockerImage struct {
 	buildStage string   // name of the stage the final stage copies from
 	buildEnv   []string // ENV of the build stage, KEY=VALUE
 	buildCmd   string   // the go build RUN line, shell form, as written
+	buildSteps []string // every RUN line from `COPY . .` on, in order, the go build among them
 	buildWords []string // buildCmd split as a shell would
 	buildOut   string   // its -o path
 
@@ -51,7 +53,7 @@ func (img *dockerImage) problemf(format string, a ...any) {
 	img.problems = append(img.problems, fmt.Sprintf(format, a...))
 }
 
-type copyOp struct{ from, src, dst string }
+type copyOp struct{ from, src, dst, chown string }
 
 type stage struct {
 	base, name string
@@ -135,14 +137,17 @@ func loadDockerfile(t testing.TB) dockerImage {
 		case "COPY":
 			fl := flags(n)
 			for k := range fl {
-				if k != "from" {
+				if k != "from" && k != "chown" {
 					img.problemf("%s: COPY --%s is not mirrored by .ci/scratch-check.sh", at, k)
 				}
 			}
 			if len(a) != 2 {
 				t.Fatalf("%s: want COPY with one source and one destination, got %q", at, a)
 			}
-			img.copies = append(img.copies, copyOp{from: fl["from"], src: a[0], dst: a[1]})
+			if c := fl["chown"]; c != "" && !regexp.MustCompile(`^\d+:\d+$`).MatchString(c) {
+				img.problemf("%s: COPY --chown=%s: want numeric uid:gid (scratch has no /etc/passwd)", at, c)
+			}
+			img.copies = append(img.copies, copyOp{from: fl["from"], src: a[0], dst: a[1], chown: fl["chown"]})
 		case "USER":
 			img.user = a[0]
 		case "ENV":
@@ -224,7 +229,13 @@ func loadDockerfile(t testing.TB) dockerImage {
 			}
 		case "RUN":
 			if n.Attributes["json"] || len(a) != 1 {
+				if copiedContext {
+					img.problemf("%s: RUN in the exec form after `COPY . .` is not mirrored by .ci/scratch-check.sh", at)
+				}
 				continue
+			}
+			if copiedContext {
+				img.buildSteps = append(img.buildSteps, a[0])
 			}
 			words, err := lex.ProcessWords(a[0], shell.EnvsFromSlice(img.buildEnv))
 			if err != nil {
@@ -333,7 +344,7 @@ func TestDockerfileRunsTheCopiedBinary(t *testing.T) {
 		t.Fatal("no ENTRYPOINT")
 	}
 	bin := img.entrypoint[0]
-	if !slices.Contains(img.copies, copyOp{from: img.buildStage, src: img.buildOut, dst: bin}) {
+	if !slices.Contains(img.copies, copyOp{from: img.buildStage, src: img.buildOut, dst: bin}) { // owned by root, as COPY leaves it
 		t.Errorf("ENTRYPOINT %s is not where COPY puts the binary built to %s (copies: %+v)", bin, img.buildOut, img.copies)
 	}
 	if len(img.entrypoint) > 1 {
@@ -423,9 +434,16 @@ func TestDockerfileScratchPlan(t *testing.T) {
 		line("build_env", kv)
 	}
 	line("build_cmd", img.buildCmd)
+	for _, step := range img.buildSteps {
+		line("build_step", step)
+	}
 	line("build_out", img.buildOut)
 	for _, c := range img.copies {
-		line("copy", c.src, c.dst)
+		owner := c.chown
+		if owner == "" {
+			owner = "0:0"
+		}
+		line("copy", c.src, c.dst, owner)
 	}
 	line("user", img.user)
 	line("workdir", img.workdir)
@@ -443,8 +461,14 @@ func TestDockerfileScratchPlan(t *testing.T) {
 	}
 	// What the image listens on when given nothing, for the script's client.
 	line("http_port", strconv.Itoa(cfg.HTTPPort))
+	// The port each default listener falls back to where the process may
+	// not bind below 1024 (rootless runtimes): the same port above it.
 	for _, l := range cfg.Listeners {
-		line("listener", strconv.Itoa(l.Port), string(l.TLS), string(l.Auth))
+		fallback := l.Port
+		if l.Port < 1024 && !cfg.ListenersChosen {
+			fallback = server.FallbackPort(l.Port)
+		}
+		line("listener", strconv.Itoa(l.Port), string(l.TLS), string(l.Auth), strconv.Itoa(fallback))
 	}
 	line("listeners_chosen", strconv.FormatBool(cfg.ListenersChosen))
 	if path := os.Getenv("MAILSINK_SCRATCH_PLAN"); path != "" {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -37,8 +38,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(getenv, stderr)
 	}
 	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
+		switch a {
+		case "-h", "-help", "--help":
 			server.Usage(stdout)
+			return 0
+		case "-version", "--version":
+			fmt.Fprintf(stdout, "mailsink %s (%s, %s/%s)\n", server.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return 0
 		}
 	}
@@ -50,6 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "mailsink:", err)
 		return 2
 	}
+	cfg.Container = inContainer(getenv)
 	level := slog.LevelInfo
 	if cfg.SMTPDebug {
 		level = slog.LevelDebug
@@ -85,6 +91,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // shutdownGrace bounds a shutdown: new transactions are refused at once,
 // messages in flight may finish within it.
 const shutdownGrace = 7 * time.Second
+
+// inContainer tells whether mailsink runs in a container: Docker leaves
+// /.dockerenv, Podman /run/.containerenv and $container.
+func inContainer(getenv func(string) string) bool {
+	if getenv("container") != "" {
+		return true
+	}
+	for _, f := range []string{"/.dockerenv", "/run/.containerenv"} {
+		if _, err := os.Stat(f); err == nil {
+			return true
+		}
+	}
+	return false
+}
 
 // healthcheck asks the local API whether it is alive: the container image
 // has no curl.

@@ -87,7 +87,8 @@ func TestRunPrintsBannerAndStopsCleanly(t *testing.T) {
 		}
 	}
 	out := stdout.String()
-	if !strings.Contains(out, "TLS starttls          AUTH optional") || !strings.Contains(out, "TLS implicit          AUTH required") {
+	if !strings.Contains(out, "TLS starttls          AUTH optional") || !strings.Contains(out, "TLS implicit          AUTH required") ||
+		!strings.Contains(out, "TLS certificate to trust: http://127.0.0.1:") {
 		t.Errorf("banner lacks a line per listener:\n%s", out)
 	}
 	cancel() // what SIGTERM does in main
@@ -111,5 +112,12 @@ func TestBadConfigurationExits2(t *testing.T) {
 	}
 	if code := run(context.Background(), nil, env, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "MAILSINK_SMTP") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var stdout syncBuffer
+	if code := run(context.Background(), []string{"--version"}, noEnv, &stdout, io.Discard); code != 0 || !strings.HasPrefix(stdout.String(), "mailsink ") {
+		t.Fatalf("exit %d, stdout %q", code, stdout.String())
 	}
 }

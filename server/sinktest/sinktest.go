@@ -35,7 +35,7 @@ type Sink struct {
 	Store  *storage.Store // the sink's store, for direct inspection
 	Server *server.Server // the whole server
 	Certs  *x509.CertPool // trusts the sink's TLS certificate
-	roles  map[int]string // default port (25, 587, 465, 2525) -> bound address
+	roles  map[int]string // default port (1025, 25, 587, 465, 2525) -> bound address
 	cancel context.CancelFunc
 }
 
@@ -45,7 +45,7 @@ type Option func(*server.Config)
 // WithConfig lets a test change any setting, e.g. listeners or limits.
 func WithConfig(f func(*server.Config)) Option { return Option(f) }
 
-// Start runs a sink with the default four listeners (25, 587, 465, 2525
+// Start runs a sink with the default five listeners (1025, 25, 587, 465, 2525
 // semantics) on ephemeral loopback ports. It fails the test if the sink
 // cannot start, logs through tb, and stops the sink when the test ends.
 func Start(tb testing.TB, opts ...Option) *Sink {
