@@ -227,11 +227,11 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
+	// No shutdown check here: go-smtp has sent 354 before calling Data, so
+	// a client reaching it is transferring a message, which may finish (its
+	// MAIL and RCPT came before the signal, or were refused).
 	s.c.enterData()
 	defer s.c.leaveData()
-	if s.stopping() {
-		return errShutdown
-	}
 	// A BDAT transfer's Data runs on a goroutine of its own while go-smtp's
 	// may Reset the session (RSET): it works on a snapshot of the envelope.
 	s.mu.Lock()
