@@ -207,7 +207,7 @@ func (l connLog) print(s string) {
 		case strings.Contains(s, "does not look like a TLS handshake"):
 			s += " (the client spoke plaintext: it probably meant a STARTTLS or plaintext port such as 587, 25 or 2525; this port is implicit TLS)"
 		case strings.Contains(s, "bad certificate"), strings.Contains(s, "unknown certificate authority"), strings.Contains(s, "certificate unknown"):
-			s += " (the client does not trust mailsink's certificate: GET /api/v1/certificate)"
+			s += " (the client does not trust mailsink's certificate: GET /api/v1/tls/certificate)"
 		}
 	}
 	l.c.rec.note(s)

@@ -275,7 +275,7 @@ func (r *recorder) serverLine(line []byte) {
 	if head == nil {
 		if r.expectTLS && code == 550 {
 			r.expectTLS = false
-			r.add("*", "TLS handshake failed: the client may not trust mailsink's certificate (GET /api/v1/certificate), or it did not speak TLS after STARTTLS")
+			r.add("*", "TLS handshake failed: the client may not trust mailsink's certificate (GET /api/v1/tls/certificate), or it did not speak TLS after STARTTLS")
 		}
 		return
 	}
