@@ -13,7 +13,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/smtp"
 	"os"
 	"os/exec"
@@ -380,5 +382,56 @@ func TestTLSDirAcrossRestarts(t *testing.T) {
 			t.Fatalf("%d: %v", port, err)
 		}
 		c.Quit()
+	}
+}
+
+// A client that does not trust the certificate gets no error reply it could
+// read, yet its session is an error session in the API, and the reason
+// says what to do; the path it names serves the certificate.
+func TestUntrustedClientIsAnErrorSession(t *testing.T) {
+	s := sinktest.Start(t)
+	for _, port := range []int{2525, 465} {
+		lc := dialLimit(t, s.Addr(port), nil)
+		if port == 2525 {
+			lc.want("220 ")
+			lc.cmd("EHLO untrusted.test", "250 ")
+			lc.cmd("STARTTLS", "220 ")
+		}
+		local := lc.c.LocalAddr().String()
+		if err := tls.Client(lc.c, &tls.Config{ServerName: "localhost"}).HandshakeContext(t.Context()); err == nil {
+			t.Fatalf("%d: the handshake succeeded without trusting the certificate", port)
+		}
+		lc.c.Close()
+		var id string
+		for _, tr := range s.Store.Sessions().List(nil) {
+			if tr.ClientAddr == local {
+				id = tr.ID
+			}
+		}
+		tr := endedSession(t, s, id)
+		list, err := s.Client.Sessions(t.Context(), client.SessionFilter{Client: local, Errors: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Sessions) != 1 || list.Sessions[0].ID != tr.ID {
+			t.Fatalf("%d: ?errors=1 lists %d sessions from %s, want the failed handshake:\n%s", port, len(list.Sessions), local, dump(tr))
+		}
+		got := list.Sessions[0]
+		if got.ErrorCount == 0 || !strings.HasPrefix(got.Reason, "TLS handshake failed") || !strings.Contains(got.Reason, "trust") {
+			t.Errorf("%d: ErrorCount %d, Reason %q", port, got.ErrorCount, got.Reason)
+		}
+	}
+	pem, err := s.Client.Certificate(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(s.URL + "/api/v1/certificate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(body) != string(pem) {
+		t.Fatalf("GET /api/v1/certificate: %s, not the certificate", resp.Status)
 	}
 }

@@ -403,6 +403,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		// Information and probes.
 		{method: "GET", path: "/api/v1/info", status: 200},
 		{method: "GET", path: "/api/v1/tls/certificate", status: 200},
+		{method: "GET", path: "/api/v1/certificate", status: 200},
 		{method: "GET", path: "/api/v1/openapi.json", status: 200},
 		{method: "GET", path: "/livez", status: 200},
 		{method: "GET", path: "/readyz", status: 200},
@@ -427,6 +428,8 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/sessions?port=0&client=127.0.0.1&message=" + latest.ID + "&limit=5", status: 200},
 		{method: "GET", path: "/api/v1/sessions?port=abc", status: 400, docRejects: true},
 		{method: "GET", path: "/api/v1/sessions?faulted=yes", status: 400, docRejects: true},
+		{method: "GET", path: "/api/v1/sessions?errors=1&limit=5", status: 200},
+		{method: "GET", path: "/api/v1/sessions?errors=maybe", status: 400, docRejects: true},
 		{method: "GET", path: "/api/v1/session/" + session, status: 200},
 		{method: "GET", path: "/api/v1/sessions/" + faultedSession, status: 200},
 		{method: "GET", path: "/api/v1/session/nope", status: 404},
@@ -466,7 +469,9 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 	// An API without a certificate: the one answer the sink cannot give.
 	bare := httptest.NewServer(api.New(storage.New(storage.Limits{}), api.Options{}))
 	t.Cleanup(bare.Close)
-	(&apiChecker{t: t, base: bare.URL, router: router, seen: ck.seen}).do(apiCall{method: "GET", path: "/api/v1/tls/certificate", status: 404})
+	for _, path := range []string{"/api/v1/tls/certificate", "/api/v1/certificate"} {
+		(&apiChecker{t: t, base: bare.URL, router: router, seen: ck.seen}).do(apiCall{method: "GET", path: path, status: 404})
+	}
 
 	for _, d := range ck.known {
 		if d.hits == 0 {

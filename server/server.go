@@ -152,8 +152,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		// A body trickled in, or shorter than its Content-Length, ends at
 		// ReadTimeout (the handler answers 400); the wait endpoint moves its
 		// own write deadline, WebSockets set theirs per frame.
-		ReadTimeout:  s.cfg.HTTPTimeout,
-		WriteTimeout: s.cfg.HTTPTimeout,
+		ReadTimeout: s.cfg.HTTPTimeout,
+		// The write deadline is set once the headers are read, so a body
+		// read that takes the whole ReadTimeout would leave its 400 no time
+		// at all: the answer gets a timeout of its own after that.
+		WriteTimeout: 2 * s.cfg.HTTPTimeout,
 		IdleTimeout:  s.cfg.HTTPTimeout,
 		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		// Requests end when the server shuts down (long waits included), not

@@ -2,6 +2,7 @@ package webui_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -574,6 +575,54 @@ func smtpSession(t *testing.T, s *sink, port int, steps ...any) string {
 	return list[0].ID
 }
 
+// untrustedSession takes STARTTLS on port as a client that does not trust
+// the sink's certificate (Go's defaults: the system's roots): the handshake
+// fails and the session ends without an error reply. It returns the
+// session's ID once the transcript has ended.
+func untrustedSession(t *testing.T, s *sink, port int) string {
+	t.Helper()
+	sub := s.Store.Subscribe(64)
+	defer sub.Close()
+	conn, err := net.Dial("tcp", s.Addr(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	tc := textproto.NewConn(conn)
+	if _, _, err := tc.ReadResponse(220); err != nil {
+		t.Fatalf("greeting: %v", err)
+	}
+	for _, step := range []struct {
+		cmd  string
+		code int
+	}{{"EHLO app.example.test", 250}, {"STARTTLS", 220}} {
+		if err := tc.PrintfLine("%s", step.cmd); err != nil {
+			t.Fatal(err)
+		}
+		if _, msg, err := tc.ReadResponse(step.code); err != nil {
+			t.Fatalf("%s: %v (%s)", step.cmd, err, msg)
+		}
+	}
+	local := conn.LocalAddr().String()
+	if err := tls.Client(conn, &tls.Config{ServerName: "localhost"}).Handshake(); err == nil {
+		t.Fatal("the handshake succeeded without trusting the sink's certificate")
+	}
+	conn.Close()
+	for {
+		select {
+		case e, ok := <-sub.C:
+			if !ok {
+				t.Fatal("subscription dropped")
+			}
+			if e.Type == storage.EventSessionEnd && e.Transcript.ClientAddr == local {
+				return e.Transcript.ID
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the session from %s did not end", local)
+		}
+	}
+}
+
 func TestBrowserSessions(t *testing.T) {
 	ctx := browser(t)
 	s := startSink(t)
@@ -626,6 +675,29 @@ func TestBrowserSessions(t *testing.T) {
 		if !strings.Contains(rowText, want) {
 			t.Errorf("session row lacks %q: %q", want, rowText)
 		}
+	}
+
+	// A client that does not trust the certificate gets no error reply at
+	// all: its session is an error all the same, with the reason.
+	tlsID := untrustedSession(t, s, 2525)
+	tlsRow := chromedp.CSS(fmt.Sprintf(`li.srow.failed[data-id=%q]`, tlsID))
+	var tlsText string
+	d.within(2*time.Second, "the failed handshake appears as an error", chromedp.WaitVisible(tlsRow), store(&tlsText, chromedp.Text(tlsRow)))
+	if !strings.Contains(tlsText, "TLS handshake failed") || !strings.Contains(tlsText, "trust") {
+		t.Errorf("failed-handshake row = %q, want the reason", tlsText)
+	}
+	d.do("errors only keeps it",
+		chromedp.Click(chromedp.ID("errors-only")),
+		poll(fmt.Sprintf(`!!document.querySelector('li.srow[data-id=%q]') && !document.querySelector('li.srow[data-id=%q]')`, tlsID, delivered)),
+		chromedp.Click(chromedp.ID("errors-only")),
+		chromedp.WaitVisible(srow(delivered)))
+	d.do("open the failed handshake", chromedp.Click(tlsRow),
+		poll(fmt.Sprintf(`document.getElementById('session').dataset.id === %q`, tlsID)),
+		chromedp.WaitVisible(chromedp.CSS(`#s-lines li.err`)))
+	var tlsStatus string
+	d.do("read its status", store(&tlsStatus, chromedp.Text(chromedp.ID(`s-status`))))
+	if !strings.Contains(tlsStatus, "The session failed") || !strings.Contains(tlsStatus, "certificate") {
+		t.Errorf("failed-handshake status = %q", tlsStatus)
 	}
 
 	// Open it: the transcript, with the 530 highlighted.

@@ -6,5 +6,6 @@
 // It reads the store directly and never imports the JSON API (server/api)
 // or any transport of mail: the browser calls /api/v1/ for data, which the
 // server mounts next to this handler. Its errors are answered through
-// server/httperr, as the API's are.
+// server/httperr, as the API's are, and a session is an error session by
+// apitypes.Verdict, the API's rule.
 package webui

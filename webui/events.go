@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
@@ -45,35 +46,25 @@ type statsData struct {
 // counts let a list show what happened without that fetch.
 type sessionData struct {
 	*storage.Transcript
-	Lines      []storage.TranscriptLine `json:",omitempty"` // hides the transcript's: left nil, so not sent
-	LineCount  int                      // len(Lines)
-	ErrorCount int                      // server replies with a 4xx or 5xx code (multi-line ones once)
-	LastError  string                   // the last of them, e.g. "530 5.7.0 Must issue a STARTTLS command first"
+	Lines     []storage.TranscriptLine `json:",omitempty"` // hides the transcript's: left nil, so not sent
+	LineCount int                      // len(Lines)
+	// The session's apitypes.Verdict, as the API's transcripts carry it:
+	// ErrorCount (4xx and 5xx replies, a multi-line one once, and notes on
+	// a TLS mistake such as a failed handshake), LastError (e.g. "530 5.7.0
+	// Must issue a STARTTLS command first") and Reason.
+	ErrorCount int
+	LastError  string
+	Reason     string
 }
 
 // sessionOf summarises t, the store's copy for this event, shared by every
 // subscriber: it is only read. (The store keeps its lists non-nil.)
 func sessionOf(t *storage.Transcript) sessionData {
-	d := sessionData{Transcript: t, LineCount: len(t.Lines)}
+	var v apitypes.Verdict
 	for _, l := range t.Lines {
-		if l.Dir == "S" && isErrorReply(l.Text) && !strings.HasPrefix(l.Text[min(3, len(l.Text)):], "-") { // a multi-line reply counts once, at its last line
-			d.ErrorCount++
-			d.LastError = l.Text
-		}
+		v.Add(l.Dir, l.Text)
 	}
-	return d
-}
-
-// isErrorReply reports whether a server line is a 4xx or 5xx reply (or a
-// continuation line of one). static/app.js has the same test for listings.
-func isErrorReply(line string) bool {
-	if strings.HasPrefix(line, "error: ") { // an error go-smtp turned into a reply itself
-		return true
-	}
-	if len(line) < 3 || (line[0] != '4' && line[0] != '5') || line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' {
-		return false
-	}
-	return len(line) == 3 || line[3] == ' ' || line[3] == '-'
+	return sessionData{Transcript: t, LineCount: len(t.Lines), ErrorCount: v.ErrorCount, LastError: v.LastError, Reason: v.Reason}
 }
 
 // checkOrigin allows non-browser clients (no Origin), the same origin, and

@@ -87,6 +87,7 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /api/v1/session/{id}", a.getSession)
 	h("GET /api/v1/sessions/{id}", a.getSession)
 	h("GET /api/v1/tls/certificate", a.certificate)
+	h("GET /api/v1/certificate", a.certificate) // the path transcripts name
 	h("GET /api/v1/openapi.json", a.openapi)
 	h("GET /livez", ok)
 	h("GET /readyz", ok)

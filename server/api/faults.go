@@ -138,7 +138,8 @@ func (a *API) putChaos(w http.ResponseWriter, r *http.Request) error {
 
 // listSessions answers newest first, optionally filtered by listener port
 // (?port=), client address prefix (?client=), message ID (?message=) and
-// whether a fault fired (?faulted=1); ?limit= (default 100).
+// whether a fault fired (?faulted=1) or the session had an error
+// (?errors=1, apitypes.Verdict); ?limit= (default 100).
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 	port, err := httperr.IntParam(r, "port", 0)
 	if err != nil {
@@ -152,6 +153,10 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	errorsOnly, err := httperr.BoolParam(r, "errors")
+	if err != nil {
+		return err
+	}
 	q := r.URL.Query()
 	client, msg := q.Get("client"), q.Get("message")
 	list := a.store.Sessions().List(func(t *storage.Transcript) bool {
@@ -162,6 +167,9 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 			return false
 		}
 		if faulted && len(t.Faults) == 0 {
+			return false
+		}
+		if errorsOnly && !failed(t) {
 			return false
 		}
 		if msg != "" {
@@ -184,6 +192,17 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 	}
 	httperr.JSON(w, http.StatusOK, out)
 	return nil
+}
+
+// failed reports whether a session had an error (apitypes.Verdict).
+func failed(t *storage.Transcript) bool {
+	var v apitypes.Verdict
+	for _, l := range t.Lines {
+		if v.Add(l.Dir, l.Text); v.ErrorCount > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {

@@ -9,7 +9,8 @@ import (
 // client need not compile storage. Address, Envelope, Delivery and
 // TranscriptLine convert directly, which fails to compile when their fields
 // drift apart; Summary and Transcript hold converted lists, and
-// TestWireTypesMirrorStorage compares their fields.
+// TestWireTypesMirrorStorage compares their fields. Transcript adds the
+// session's Verdict, computed from its lines.
 
 func addressOf(a *storage.Address) *apitypes.Address {
 	if a == nil {
@@ -58,10 +59,12 @@ func transcriptOf(t *storage.Transcript) *apitypes.Transcript {
 		return nil
 	}
 	var lines []apitypes.TranscriptLine
+	var v apitypes.Verdict
 	if t.Lines != nil {
 		lines = make([]apitypes.TranscriptLine, len(t.Lines))
 		for i, l := range t.Lines {
 			lines[i] = apitypes.TranscriptLine(l)
+			v.Add(l.Dir, l.Text)
 		}
 	}
 	return &apitypes.Transcript{
@@ -80,5 +83,8 @@ func transcriptOf(t *storage.Transcript) *apitypes.Transcript {
 		MessageIDs: t.MessageIDs,
 		Faults:     t.Faults,
 		Lines:      lines,
+		ErrorCount: v.ErrorCount,
+		LastError:  v.LastError,
+		Reason:     v.Reason,
 	}
 }

@@ -243,6 +243,7 @@ type SessionFilter struct {
 	Client  string // client address prefix, e.g. "127.0.0.1"
 	Message string // sessions that delivered this message ID
 	Faulted bool   // only sessions in which a fault rule fired
+	Errors  bool   // only error sessions (ErrorCount > 0: an error reply, a failed TLS handshake)
 	Limit   int    // at most this many (default 100)
 }
 
@@ -257,6 +258,9 @@ func (c *Client) Sessions(ctx context.Context, f SessionFilter) (*Sessions, erro
 	}
 	if f.Message != "" {
 		q.Set("message", f.Message)
+	}
+	if f.Errors {
+		q.Set("errors", "1")
 	}
 	if f.Faulted {
 		q.Set("faulted", "1")

@@ -8,8 +8,9 @@
 //	msgs, err := s.Client.Wait(ctx, "to:user+t1@example.test", 1, 5*time.Second)
 //
 // The TLS listeners present a self-signed certificate: clients must trust
-// s.TLSConfig() (net/smtp.SendMail cannot be told to, and it uses STARTTLS
-// whenever offered; see the package example for net/smtp by hand).
+// s.TLSConfig(). net/smtp.SendMail cannot be told to, and it uses STARTTLS
+// whenever offered: give it s.Addr(1025), which offers none (or see the
+// package example for net/smtp by hand).
 package sinktest
 
 import (

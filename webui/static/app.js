@@ -521,8 +521,17 @@ function deliveryTab(m) {
 // ---------- sessions ----------
 
 // errorReply tells a 4xx or 5xx reply line (or an error go-smtp answered
-// itself); isErrorReply in events.go is the same test for live frames.
+// itself); tlsMistake a note of mailsink's on a TLS mistake that ends a
+// session, often without any error reply (a client that does not trust the
+// certificate, TLS sent to a plaintext port). Both are errors of the
+// session: apitypes.Verdict in Go is the same rule, for live frames and the
+// API.
 const errorReply = (l) => l.Dir === 'S' && /^(?:[45]\d\d(?:[ -]|$)|error: )/.test(l.Text);
+const tlsMistake = (l) => l.Dir === '*' && /^(?:TLS handshake failed|the client started a TLS handshake)/.test(l.Text);
+const authFailed = (l) => l.Dir === '*' && l.Text.startsWith('authentication failed');
+const errorLine = (l) => errorReply(l) || tlsMistake(l);
+// explains tells a Reason that is one of those notes, which say what to do.
+const explains = (reason) => !!reason && (tlsMistake({ Dir: '*', Text: reason }) || authFailed({ Dir: '*', Text: reason }));
 
 // summarize gives a listed transcript the shape of a live "session" frame:
 // counts instead of lines, of which a listing may hold 200 × 500.
@@ -532,10 +541,17 @@ function summarize(t) {
   s.LineCount = lines.length;
   s.ErrorCount = 0;
   s.LastError = '';
+  s.Reason = '';
+  let explained = false;
   for (const l of lines) {
-    if (errorReply(l) && !/^\d{3}-/.test(l.Text)) { // a multi-line reply counts once
+    if ((errorReply(l) && !/^\d{3}-/.test(l.Text)) || tlsMistake(l)) { // a multi-line reply counts once
       s.ErrorCount++;
       s.LastError = l.Text;
+      if (!explained) s.Reason = l.Text;
+      if (tlsMistake(l)) explained = true;
+    } else if (authFailed(l) && !explained) {
+      s.Reason = l.Text;
+      explained = true;
     }
   }
   return s;
@@ -644,7 +660,7 @@ function paintSessions() {
   ].filter(Boolean).join(' · ');
   const empty = $('s-empty');
   empty.hidden = shown.length > 0 || !state.sessLoaded;
-  empty.textContent = state.errorsOnly && n ? 'No session here had an error reply.'
+  empty.textContent = state.errorsOnly && n ? 'No session here had an error.'
     : state.port || state.sessClient.trim() ? 'No sessions match.'
       : 'No SMTP sessions yet. Every connection to a listener appears here, also one that delivered nothing.';
 }
@@ -667,8 +683,8 @@ function sessionRow(s) {
     h('span', { class: s.TLS ? 'chip tls' : 'chip', text: s.TLS ? 'TLS' : 'no TLS', title: tls }),
     h('span', { class: 'user', text: s.AuthUser ? `user ${s.AuthUser}` : 'no auth', title: s.AuthUser ? `authenticated as ${s.AuthUser}` : 'not authenticated' }),
     h('span', { class: n ? 'delivered' : 'delivered none', text: plural(n, 'message') })),
-  bad ? h('div', { class: 'row-error', title: plural(s.ErrorCount, 'error reply', 'error replies') },
-    h('span', { class: 'sr', text: 'Error reply: ' }), s.LastError)
+  bad ? h('div', { class: 'row-error', title: plural(s.ErrorCount, 'error') },
+    h('span', { class: 'sr', text: 'Error: ' }), s.Reason || s.LastError)
     : faulted(s) ? h('div', { class: 'row-fault', text: `fault: ${s.Faults[s.Faults.length - 1]}` }) : null);
 }
 
@@ -733,10 +749,18 @@ function renderSession() {
   const status = $('s-status');
   const n = (t.MessageIDs || []).length;
   const took = duration(Date.parse(t.Ended) - Date.parse(t.Started));
-  if (s.ErrorCount) {
+  if (s.ErrorCount && explains(s.Reason)) {
+    const more = s.LastError !== s.Reason;
     status.className = 'status err';
     status.replaceChildren(
-      h('strong', { text: s.ErrorCount === 1 ? 'The client got an error reply: ' : `The client got ${s.ErrorCount} error replies, the last: ` }),
+      h('strong', { text: 'The session failed: ' }), h('code', { text: s.Reason }),
+      more ? h('span', { text: ` (${plural(s.ErrorCount, 'error')}, the last: ` }) : null,
+      more ? h('code', { text: s.LastError }) : null,
+      more ? h('span', { text: ')' }) : null);
+  } else if (s.ErrorCount) {
+    status.className = 'status err';
+    status.replaceChildren(
+      h('strong', { text: s.ErrorCount === 1 ? 'The session got an error: ' : `The session got ${s.ErrorCount} errors, the last: ` }),
       h('code', { text: s.LastError }));
   } else if (t.Active) {
     status.className = 'status live';
@@ -768,7 +792,7 @@ function renderSession() {
   $('s-lines').replaceChildren(...(lines.length ? lines.map((l) => {
     const at = Date.parse(l.At) - started;
     const dir = l.Dir === 'C' ? 'c' : l.Dir === 'S' ? 's' : 'note';
-    return h('li', { class: `line dir-${dir}${errorReply(l) ? ' err' : ''}` },
+    return h('li', { class: `line dir-${dir}${errorLine(l) ? ' err' : ''}` },
       h('span', { class: 'at', text: at >= 0 ? `+${(at / 1000).toFixed(3)}` : '', title: fullDate(l.At) }),
       h('span', { class: 'dir', text: l.Dir === '*' ? '*' : `${l.Dir}:` }),
       h('span', { class: 'text', text: l.Text }));

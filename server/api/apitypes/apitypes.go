@@ -201,6 +201,12 @@ type Transcript struct {
 	MessageIDs []string // messages accepted in this session (the first as many as lines are kept)
 	Faults     []string // fault rules that fired, e.g. "rcpt: 550 5.1.1 User unknown"
 	Lines      []TranscriptLine
+	// ErrorCount, LastError and Reason are the session's Verdict, from all
+	// its lines: ErrorCount > 0 is an error session (GET
+	// /api/v1/sessions?errors=1 lists those).
+	ErrorCount int
+	LastError  string
+	Reason     string
 }
 
 // TranscriptLine is one command, reply or note.
