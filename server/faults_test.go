@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/mailsink/mailsink/server"
+	"github.com/mailsink/mailsink/server/api"
 	"github.com/mailsink/mailsink/server/client"
 	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/server/sinktest"
@@ -259,7 +259,7 @@ func endedSession(t *testing.T, s *sinktest.Sink, id string) *client.Transcript 
 	sub := s.Store.Subscribe(64)
 	defer sub.Close()
 	if tr, err := s.Store.Sessions().Get(id); err == nil && !tr.Active {
-		return asWire(t, tr)
+		return asWire(tr)
 	}
 	timeout := time.After(5 * time.Second)
 	for {
@@ -269,7 +269,7 @@ func endedSession(t *testing.T, s *sinktest.Sink, id string) *client.Transcript 
 				t.Fatal("subscription dropped")
 			}
 			if e.Type == storage.EventSessionEnd && e.Transcript.ID == id {
-				return asWire(t, e.Transcript)
+				return asWire(e.Transcript)
 			}
 		case <-timeout:
 			t.Fatalf("session %s did not end", id)
@@ -289,19 +289,8 @@ func waitSessionEnd(t *testing.T, s *sinktest.Sink, rc *rawConn) *client.Transcr
 	return endedSession(t, s, list[0].ID)
 }
 
-// asWire is the transcript as the API would answer it.
-func asWire(t *testing.T, tr *storage.Transcript) *client.Transcript {
-	t.Helper()
-	b, err := json.Marshal(tr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out client.Transcript
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return &out
-}
+// asWire is the transcript as the API answers it.
+func asWire(tr *storage.Transcript) *client.Transcript { return api.TranscriptOf(tr, true) }
 
 func TestPipelinedFaultRepliesStayInOrder(t *testing.T) {
 	t.Parallel()
@@ -374,6 +363,19 @@ func TestTranscripts(t *testing.T) {
 	tr := waitSessionEnd(t, s, rc)
 	if !hasLine(tr, "S", "530 5.7.0 Must issue a STARTTLS command first") || tr.Helo != "app.test" || tr.Port == 0 {
 		t.Fatalf("transcript:\n%s%+v", dump(tr), tr)
+	}
+	// The server marks the error line; a summary has the verdict, no lines.
+	for _, l := range tr.Lines {
+		if want := strings.HasPrefix(l.Text, "530 "); l.Error != want {
+			t.Errorf("line %s %q: Error %v, want %v", l.Dir, l.Text, l.Error, want)
+		}
+	}
+	sum, err := s.Client.Sessions(ctx, client.SessionFilter{Port: tr.Port, Errors: true, NoLines: true})
+	if err != nil || len(sum.Sessions) != 1 {
+		t.Fatalf("error sessions on 587 without lines: %+v, %v", sum, err)
+	}
+	if got := sum.Sessions[0]; got.ID != tr.ID || got.Lines != nil || got.LineCount != len(tr.Lines) || got.ErrorCount != 1 || got.Reason != "530 5.7.0 Must issue a STARTTLS command first" || got.Explained {
+		t.Errorf("summary %+v, want the session's verdict and %d lines counted", got, len(tr.Lines))
 	}
 
 	// STARTTLS + AUTH + DATA: secrets masked, content elided, linked both ways.

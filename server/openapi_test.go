@@ -430,6 +430,8 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/sessions?faulted=yes", status: 400, docRejects: true},
 		{method: "GET", path: "/api/v1/sessions?errors=1&limit=5", status: 200},
 		{method: "GET", path: "/api/v1/sessions?errors=maybe", status: 400, docRejects: true},
+		{method: "GET", path: "/api/v1/sessions?lines=0&limit=5", status: 200},
+		{method: "GET", path: "/api/v1/sessions?lines=none", status: 400, docRejects: true},
 		{method: "GET", path: "/api/v1/session/" + session, status: 200},
 		{method: "GET", path: "/api/v1/sessions/" + faultedSession, status: 200},
 		{method: "GET", path: "/api/v1/session/nope", status: 404},

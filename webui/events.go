@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/mailsink/mailsink/server/api/apitypes"
+	"github.com/mailsink/mailsink/server/api"
 	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
@@ -39,32 +39,6 @@ type updateData struct {
 type statsData struct {
 	Total  int
 	Unread int
-}
-
-// sessionData is a transcript without its lines, which can run to hundreds:
-// the inbox fetches GET /api/v1/session/{ID} when one is opened. The
-// counts let a list show what happened without that fetch.
-type sessionData struct {
-	*storage.Transcript
-	Lines     []storage.TranscriptLine `json:",omitempty"` // hides the transcript's: left nil, so not sent
-	LineCount int                      // len(Lines)
-	// The session's apitypes.Verdict, as the API's transcripts carry it:
-	// ErrorCount (4xx and 5xx replies, a multi-line one once, and notes on
-	// a TLS mistake such as a failed handshake), LastError (e.g. "530 5.7.0
-	// Must issue a STARTTLS command first") and Reason.
-	ErrorCount int
-	LastError  string
-	Reason     string
-}
-
-// sessionOf summarises t, the store's copy for this event, shared by every
-// subscriber: it is only read. (The store keeps its lists non-nil.)
-func sessionOf(t *storage.Transcript) sessionData {
-	var v apitypes.Verdict
-	for _, l := range t.Lines {
-		v.Add(l.Dir, l.Text)
-	}
-	return sessionData{Transcript: t, LineCount: len(t.Lines), ErrorCount: v.ErrorCount, LastError: v.LastError, Reason: v.Reason}
 }
 
 // checkOrigin allows non-browser clients (no Origin), the same origin, and
@@ -228,7 +202,9 @@ func frameOf(e storage.Event) frame {
 	case storage.EventEvict:
 		return frame{Type: "evict", Data: idsData{IDs: e.IDs}}
 	case storage.EventSessionStart, storage.EventSessionEnd:
-		return frame{Type: "session", Data: sessionOf(e.Transcript)}
+		// The API's summary of a session, without its lines (hundreds,
+		// maybe): the inbox fetches them for the session it opens.
+		return frame{Type: "session", Data: api.TranscriptOf(e.Transcript, false)}
 	default: // storage.EventDelete, and any type added later: the client reloads
 		return frame{Type: string(e.Type), Data: idsData{ID: one(e.IDs), IDs: e.IDs}}
 	}

@@ -157,6 +157,12 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	withLines := true // ?lines=0: summaries, for a list that opens one at a time
+	if r.URL.Query().Has("lines") {
+		if withLines, err = httperr.BoolParam(r, "lines"); err != nil {
+			return err
+		}
+	}
 	q := r.URL.Query()
 	client, msg := q.Get("client"), q.Get("message")
 	list := a.store.Sessions().List(func(t *storage.Transcript) bool {
@@ -188,7 +194,7 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := apitypes.Sessions{Total: total, Sessions: make([]*apitypes.Transcript, len(list))}
 	for i, t := range list {
-		out.Sessions[i] = transcriptOf(t)
+		out.Sessions[i] = TranscriptOf(t, withLines)
 	}
 	httperr.JSON(w, http.StatusOK, out)
 	return nil
@@ -211,7 +217,7 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httperr.NotFoundAs("session "+strconv.Quote(id), err)
 	}
-	httperr.JSON(w, http.StatusOK, transcriptOf(t))
+	httperr.JSON(w, http.StatusOK, TranscriptOf(t, true))
 	return nil
 }
 

@@ -6,8 +6,8 @@ import (
 )
 
 // The answers are apitypes' copies of storage's types, so that the Go
-// client need not compile storage. Address, Envelope, Delivery and
-// TranscriptLine convert directly, which fails to compile when their fields
+// client need not compile storage. Address, Envelope and Delivery
+// convert directly, which fails to compile when their fields
 // drift apart; Summary and Transcript hold converted lists, and
 // TestWireTypesMirrorStorage compares their fields. Transcript adds the
 // session's Verdict, computed from its lines.
@@ -54,17 +54,21 @@ func summaryOf(s storage.Summary) apitypes.Summary {
 	}
 }
 
-func transcriptOf(t *storage.Transcript) *apitypes.Transcript {
+// TranscriptOf is t as the API answers it, with its Verdict; without its
+// lines unless withLines (a listing's summary, the inbox's live frame).
+func TranscriptOf(t *storage.Transcript, withLines bool) *apitypes.Transcript {
 	if t == nil {
 		return nil
 	}
 	var lines []apitypes.TranscriptLine
 	var v apitypes.Verdict
-	if t.Lines != nil {
+	if withLines {
 		lines = make([]apitypes.TranscriptLine, len(t.Lines))
-		for i, l := range t.Lines {
-			lines[i] = apitypes.TranscriptLine(l)
-			v.Add(l.Dir, l.Text)
+	}
+	for i, l := range t.Lines {
+		v.Add(l.Dir, l.Text)
+		if withLines {
+			lines[i] = apitypes.TranscriptLine{At: l.At, Dir: l.Dir, Text: l.Text, Error: apitypes.ErrorLine(l.Dir, l.Text)}
 		}
 	}
 	return &apitypes.Transcript{
@@ -83,8 +87,10 @@ func transcriptOf(t *storage.Transcript) *apitypes.Transcript {
 		MessageIDs: t.MessageIDs,
 		Faults:     t.Faults,
 		Lines:      lines,
+		LineCount:  len(t.Lines),
 		ErrorCount: v.ErrorCount,
 		LastError:  v.LastError,
 		Reason:     v.Reason,
+		Explained:  v.Explained,
 	}
 }

@@ -75,7 +75,7 @@ func TestWireTypesMirrorStorage(t *testing.T) {
 	fill(t, reflect.ValueOf(&tr).Elem(), &n)
 	// The wire form adds the Verdict, computed from the lines (none are
 	// errors here); the rest is storage's.
-	wt := transcriptOf(&tr)
+	wt := TranscriptOf(&tr, true)
 	if wt.ErrorCount != 0 || wt.LastError != "" || wt.Reason != "" {
 		t.Errorf("verdict of lines without an error: %d %q %q", wt.ErrorCount, wt.LastError, wt.Reason)
 	}
@@ -84,20 +84,20 @@ func TestWireTypesMirrorStorage(t *testing.T) {
 	// Empty lists stay [] and absent ones null.
 	empty := storage.Summary{To: []storage.Address{}, Tags: []string{}}
 	sameJSON(t, "empty Summary", empty, summaryOf(empty))
-	sameJSON(t, "empty Transcript", &storage.Transcript{Lines: []storage.TranscriptLine{}}, withoutVerdict(t, transcriptOf(&storage.Transcript{Lines: []storage.TranscriptLine{}})))
+	sameJSON(t, "empty Transcript", &storage.Transcript{Lines: []storage.TranscriptLine{}}, withoutVerdict(t, TranscriptOf(&storage.Transcript{Lines: []storage.TranscriptLine{}}, true)))
 }
 
 // withoutVerdict is the wire transcript's JSON less the fields storage
-// does not have, in storage's field order.
+// does not have (LineCount, the Verdict), in storage's field order.
 func withoutVerdict(t *testing.T, wt any) json.RawMessage {
 	t.Helper()
 	b, err := json.Marshal(wt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// ErrorCount, LastError and Reason come last: cut from the first of them.
-	i := bytes.Index(b, []byte(`,"ErrorCount":`))
-	if i < 0 || !bytes.Contains(b[i:], []byte(`,"LastError":`)) || !bytes.Contains(b[i:], []byte(`,"Reason":`)) {
+	// LineCount and the Verdict come last: cut from the first of them.
+	i := bytes.Index(b, []byte(`,"LineCount":`))
+	if i < 0 || !bytes.Contains(b[i:], []byte(`,"ErrorCount":`)) || !bytes.Contains(b[i:], []byte(`,"Explained":`)) {
 		t.Fatalf("wire transcript lacks the verdict at its end: %s", b)
 	}
 	b = append(b[:i:i], '}')

@@ -245,6 +245,7 @@ type SessionFilter struct {
 	Faulted bool   // only sessions in which a fault rule fired
 	Errors  bool   // only error sessions (ErrorCount > 0: an error reply, a failed TLS handshake)
 	Limit   int    // at most this many (default 100)
+	NoLines bool   // summaries: no Lines, only LineCount and the verdict
 }
 
 // Sessions returns SMTP session transcripts, newest first.
@@ -267,6 +268,9 @@ func (c *Client) Sessions(ctx context.Context, f SessionFilter) (*Sessions, erro
 	}
 	if f.Limit != 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.NoLines {
+		q.Set("lines", "0")
 	}
 	var out Sessions
 	return &out, c.getJSON(ctx, "/api/v1/sessions", q, &out)

@@ -77,10 +77,11 @@ export async function setRead(ids, read) {
 
 export const sessionURL = (id) => `api/v1/session/${enc(id)}`;
 
-// sessions lists transcripts newest first; port and client ('' for any)
-// narrow the list as the API does.
+// sessions lists transcript summaries newest first, without their lines
+// (the server's verdict instead); port and client ('' for any) narrow the
+// list as the API does.
 export async function sessions(port, client, limit) {
-  const q = new URLSearchParams({ limit: String(limit) });
+  const q = new URLSearchParams({ limit: String(limit), lines: '0' });
   if (port) q.set('port', port);
   if (client) q.set('client', client);
   return (await req('GET', `api/v1/sessions?${q}`)).json();

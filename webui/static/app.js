@@ -520,43 +520,10 @@ function deliveryTab(m) {
 
 // ---------- sessions ----------
 
-// errorReply tells a 4xx or 5xx reply line (or an error go-smtp answered
-// itself); tlsMistake a note of mailsink's on a TLS mistake that ends a
-// session, often without any error reply (a client that does not trust the
-// certificate, TLS sent to a plaintext port). Both are errors of the
-// session: apitypes.Verdict in Go is the same rule, for live frames and the
-// API.
-const errorReply = (l) => l.Dir === 'S' && /^(?:[45]\d\d(?:[ -]|$)|error: )/.test(l.Text);
-const tlsMistake = (l) => l.Dir === '*' && /^(?:TLS handshake failed|the client started a TLS handshake)/.test(l.Text);
-const authFailed = (l) => l.Dir === '*' && l.Text.startsWith('authentication failed');
-const errorLine = (l) => errorReply(l) || tlsMistake(l);
-// explains tells a Reason that is one of those notes, which say what to do.
-const explains = (reason) => !!reason && (tlsMistake({ Dir: '*', Text: reason }) || authFailed({ Dir: '*', Text: reason }));
-
-// summarize gives a listed transcript the shape of a live "session" frame:
-// counts instead of lines, of which a listing may hold 200 × 500.
-function summarize(t) {
-  const { Lines, ...s } = t;
-  const lines = Lines || [];
-  s.LineCount = lines.length;
-  s.ErrorCount = 0;
-  s.LastError = '';
-  s.Reason = '';
-  let explained = false;
-  for (const l of lines) {
-    if ((errorReply(l) && !/^\d{3}-/.test(l.Text)) || tlsMistake(l)) { // a multi-line reply counts once
-      s.ErrorCount++;
-      s.LastError = l.Text;
-      if (!explained) s.Reason = l.Text;
-      if (tlsMistake(l)) explained = true;
-    } else if (authFailed(l) && !explained) {
-      s.Reason = l.Text;
-      explained = true;
-    }
-  }
-  return s;
-}
-
+// A listed session and a live "session" frame are the same summary: the
+// server's verdict (ErrorCount, LastError, Reason, Explained) and a
+// LineCount, no lines. Only the open session is fetched with its lines,
+// each marked Error when it is one of the errors.
 const failed = (s) => s.ErrorCount > 0;
 const faulted = (s) => (s.Faults || []).length > 0;
 
@@ -576,7 +543,7 @@ async function loadSessions() {
   try {
     const res = await api.sessions(state.port, state.sessClient.trim(), SESSIONS);
     if (seq !== sessSeq) return;
-    state.sessions = (res.Sessions || []).map(summarize);
+    state.sessions = res.Sessions || [];
     state.sessTotal = res.Total ?? state.sessions.length;
     state.sessLoaded = true;
     state.sessions.forEach((s) => notePort(s.Port));
@@ -740,7 +707,6 @@ function closeSession(note) {
 
 function renderSession() {
   const t = state.sessOpenT;
-  const s = summarize(t);
   showPane();
   $('session').dataset.id = t.ID;
   $('s-json').setAttribute('href', api.sessionURL(t.ID));
@@ -749,19 +715,19 @@ function renderSession() {
   const status = $('s-status');
   const n = (t.MessageIDs || []).length;
   const took = duration(Date.parse(t.Ended) - Date.parse(t.Started));
-  if (s.ErrorCount && explains(s.Reason)) {
-    const more = s.LastError !== s.Reason;
+  if (t.ErrorCount && t.Explained) {
+    const more = t.LastError !== t.Reason;
     status.className = 'status err';
     status.replaceChildren(
-      h('strong', { text: 'The session failed: ' }), h('code', { text: s.Reason }),
-      more ? h('span', { text: ` (${plural(s.ErrorCount, 'error')}, the last: ` }) : null,
-      more ? h('code', { text: s.LastError }) : null,
+      h('strong', { text: 'The session failed: ' }), h('code', { text: t.Reason }),
+      more ? h('span', { text: ` (${plural(t.ErrorCount, 'error')}, the last: ` }) : null,
+      more ? h('code', { text: t.LastError }) : null,
       more ? h('span', { text: ')' }) : null);
-  } else if (s.ErrorCount) {
+  } else if (t.ErrorCount) {
     status.className = 'status err';
     status.replaceChildren(
-      h('strong', { text: s.ErrorCount === 1 ? 'The session got an error: ' : `The session got ${s.ErrorCount} errors, the last: ` }),
-      h('code', { text: s.LastError }));
+      h('strong', { text: t.ErrorCount === 1 ? 'The session got an error: ' : `The session got ${t.ErrorCount} errors, the last: ` }),
+      h('code', { text: t.LastError }));
   } else if (t.Active) {
     status.className = 'status live';
     status.textContent = 'The connection is open. The transcript so far; it reloads when the connection ends.';
@@ -792,7 +758,7 @@ function renderSession() {
   $('s-lines').replaceChildren(...(lines.length ? lines.map((l) => {
     const at = Date.parse(l.At) - started;
     const dir = l.Dir === 'C' ? 'c' : l.Dir === 'S' ? 's' : 'note';
-    return h('li', { class: `line dir-${dir}${errorLine(l) ? ' err' : ''}` },
+    return h('li', { class: `line dir-${dir}${l.Error ? ' err' : ''}` },
       h('span', { class: 'at', text: at >= 0 ? `+${(at / 1000).toFixed(3)}` : '', title: fullDate(l.At) }),
       h('span', { class: 'dir', text: l.Dir === '*' ? '*' : `${l.Dir}:` }),
       h('span', { class: 'text', text: l.Text }));

@@ -200,18 +200,23 @@ type Transcript struct {
 	AuthUser   string
 	MessageIDs []string // messages accepted in this session (the first as many as lines are kept)
 	Faults     []string // fault rules that fired, e.g. "rcpt: 550 5.1.1 User unknown"
-	Lines      []TranscriptLine
-	// ErrorCount, LastError and Reason are the session's Verdict, from all
-	// its lines: ErrorCount > 0 is an error session (GET
+	// Lines is left out of a listing asked for with ?lines=0 and of the
+	// inbox's live frames; LineCount says how many there are.
+	Lines     []TranscriptLine `json:",omitzero"`
+	LineCount int
+	// ErrorCount, LastError, Reason and Explained are the session's
+	// Verdict, from all its lines: ErrorCount > 0 is an error session (GET
 	// /api/v1/sessions?errors=1 lists those).
 	ErrorCount int
 	LastError  string
 	Reason     string
+	Explained  bool
 }
 
 // TranscriptLine is one command, reply or note.
 type TranscriptLine struct {
-	At   time.Time
-	Dir  string // "C" client, "S" server, "*" note from mailsink
-	Text string
+	At    time.Time
+	Dir   string // "C" client, "S" server, "*" note from mailsink
+	Text  string
+	Error bool `json:",omitempty"` // one of the session's errors, or part of one (ErrorLine)
 }

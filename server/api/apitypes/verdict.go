@@ -4,7 +4,8 @@ import "strings"
 
 // Verdict says whether a session went wrong, and why, from its transcript
 // lines. The API's transcripts and the inbox's live session frames carry
-// it; webui/static/app.js applies the same rule to the lines it lists.
+// it, and each line says whether it is one of the errors (ErrorLine): the
+// inbox shows what the server decided and has no rule of its own.
 type Verdict struct {
 	// ErrorCount counts the session's errors: 4xx and 5xx replies (a
 	// multi-line one once), errors go-smtp answered itself ("error: ..."),
@@ -15,8 +16,8 @@ type Verdict struct {
 	// Reason is what to tell a person: the first note on a TLS mistake or a
 	// failed login when there is one, which says what to do, else LastError.
 	Reason string
-
-	explained bool
+	// Explained says Reason is such a note, which says what to do.
+	Explained bool
 }
 
 // Add takes the transcript's lines in order: Dir "C", "S" or "*".
@@ -25,20 +26,26 @@ func (v *Verdict) Add(dir, text string) {
 	case dir == "S" && IsErrorReply(text) && !(len(text) > 3 && text[3] == '-'):
 		v.ErrorCount++
 		v.LastError = text
-		if !v.explained {
+		if !v.Explained {
 			v.Reason = text
 		}
 	case dir == "*" && IsTLSMistake(text):
 		v.ErrorCount++
 		v.LastError = text
-		if !v.explained {
-			v.Reason, v.explained = text, true
+		if !v.Explained {
+			v.Reason, v.Explained = text, true
 		}
 	case dir == "*" && strings.HasPrefix(text, "authentication failed"):
-		if !v.explained {
-			v.Reason, v.explained = text, true
+		if !v.Explained {
+			v.Reason, v.Explained = text, true
 		}
 	}
+}
+
+// ErrorLine reports whether a transcript line is one of a session's errors,
+// or part of one: a server line IsErrorReply, or a note IsTLSMistake.
+func ErrorLine(dir, text string) bool {
+	return (dir == "S" && IsErrorReply(text)) || (dir == "*" && IsTLSMistake(text))
 }
 
 // IsErrorReply reports whether a server line is a 4xx or 5xx reply (or a
