@@ -80,6 +80,8 @@ func New(store *storage.Store, opts Options) *API {
 	h("POST /api/v1/faults", a.addFaults)
 	h("DELETE /api/v1/faults", a.deleteFaults)
 	h("DELETE /api/v1/faults/{id}", a.deleteFault)
+	h("GET /api/v1/faults/{id}", a.getFault)
+	h("POST /api/v1/faults/{id}/reset", a.resetFault)
 	h("GET /api/v1/chaos", a.getChaos)
 	h("PUT /api/v1/chaos", a.putChaos)
 	h("GET /api/v1/sessions", a.listSessions)

@@ -60,6 +60,24 @@ func (a *API) deleteFault(w http.ResponseWriter, r *http.Request) error {
 	return ok(w, r)
 }
 
+func (a *API) getFault(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	for _, rule := range a.opts.Faults.Rules() {
+		if rule.ID == id {
+			httperr.JSON(w, http.StatusOK, rule)
+			return nil
+		}
+	}
+	return httperr.NotFound("fault rule " + strconv.Quote(id))
+}
+
+func (a *API) resetFault(w http.ResponseWriter, r *http.Request) error {
+	if id := r.PathValue("id"); !a.opts.Faults.Reset(id) {
+		return httperr.NotFound("fault rule " + strconv.Quote(id))
+	}
+	return ok(w, r)
+}
+
 // chaosIDs are the fault rules that stand for Mailpit's chaos triggers.
 var chaosStages = []struct {
 	id    string

@@ -231,6 +231,18 @@ func (c *Client) RemoveFault(ctx context.Context, id string) error {
 	return err
 }
 
+// Fault returns one rule with its hits and, for a stateful rule, its state.
+func (c *Client) Fault(ctx context.Context, id string) (*Rule, error) {
+	var out Rule
+	return &out, c.getJSON(ctx, "/api/v1/faults/"+url.PathEscape(id), nil, &out)
+}
+
+// ResetFault makes a rule forget its hits and state, as if just added.
+func (c *Client) ResetFault(ctx context.Context, id string) error {
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/faults/"+url.PathEscape(id)+"/reset", nil, nil)
+	return err
+}
+
 // ClearFaults removes every fault rule, chaos triggers included.
 func (c *Client) ClearFaults(ctx context.Context) error {
 	_, err := c.do(ctx, http.MethodDelete, "/api/v1/faults", nil, nil)

@@ -97,6 +97,11 @@ func ParseReply(s string) (Reply, error) {
 // case-insensitive), with Probability (0 or 1: always), and at most Times
 // times (0: unlimited). When it fires it waits Delay, then answers Reply,
 // or drops the connection if Drop, or else lets the session go on.
+//
+// A stateful rule decides by what it saw (state.go): Attempts refuses the
+// first deliveries per Key and accepts the next (after RetryAfter, when
+// set); Sequence answers successive matching events with its steps in
+// turn; Throttle refuses past a rate. At most one of the three.
 type Rule struct {
 	ID          string
 	Stage       Stage
@@ -108,8 +113,20 @@ type Rule struct {
 	Recipient   string   `json:",omitempty"`
 	Probability float64  `json:",omitempty"`
 	Times       int      `json:",omitempty"`
-	Hits        int      // times fired so far
-	reply       Reply
+
+	Attempts   int       `json:",omitempty"` // refuse the first Attempts per Key, then accept
+	RetryAfter Duration  `json:",omitempty"` // with Attempts: refuse a retry sooner than this after the first attempt
+	Sequence   []string  `json:",omitempty"` // successive events per Key get these: a reply, "drop" or "accept"; then all pass
+	Key        string    `json:",omitempty"` // Attempts, Sequence: all, envelope (Attempts' default at mail, rcpt, data) or message
+	Throttle   *Throttle `json:",omitempty"`
+
+	Hits  int    // times fired so far
+	State *State `json:",omitempty"` // a stateful rule's state, in answers; ignored when adding
+
+	reply Reply
+	steps []step     // Sequence, parsed
+	st    *ruleState // owned by the Set, under its lock
+	note  string     // where a stateful rule stood when it fired
 }
 
 // Duration is a time.Duration that reads and writes "2s" in JSON.
@@ -150,6 +167,9 @@ func (r Rule) Describe() string {
 	case r.Reply != "":
 		what = append(what, r.reply.String())
 	}
+	if r.note != "" {
+		what = append(what, "("+r.note+")")
+	}
 	return fmt.Sprintf("fault %s at %s: %s", r.ID, r.Stage, strings.Join(what, ", "))
 }
 
@@ -163,18 +183,17 @@ func (r *Rule) Validate() error {
 	if !known {
 		return fmt.Errorf("Stage %q: want one of connect, ehlo, starttls, auth, mail, rcpt, data, rset, quit", r.Stage)
 	}
-	if r.Reply == "" && !r.Drop && r.Delay <= 0 {
-		return fmt.Errorf("rule at %s does nothing: give Reply, Drop or Delay", r.Stage)
+	if r.Reply == "" && !r.Drop && r.Delay <= 0 && len(r.Sequence) == 0 {
+		return fmt.Errorf("rule at %s does nothing: give Reply, Drop, Delay or Sequence", r.Stage)
 	}
 	if r.Reply != "" && r.Drop {
 		return fmt.Errorf("rule at %s: give Reply or Drop, not both", r.Stage)
 	}
-	// What go-smtp's hooks can honour at each stage (README "Faults").
-	switch {
-	case r.Reply != "" && (r.Stage == StartTLS || r.Stage == Rset || r.Stage == Quit):
-		return fmt.Errorf("Reply at %s: go-smtp answers %s itself, so a rule there can only %s", r.Stage, strings.ToUpper(string(r.Stage)), map[Stage]string{StartTLS: "delay or drop", Rset: "delay or drop", Quit: "delay"}[r.Stage])
-	case r.Drop && r.Stage == Quit:
-		return fmt.Errorf("Drop at quit: go-smtp closes the connection after its 221 anyway; a rule at quit can only delay")
+	if err := r.honoured(r.Reply != "", r.Drop); err != nil {
+		return err
+	}
+	if err := r.validateState(); err != nil {
+		return err
 	}
 	if r.Reply != "" {
 		rep, err := ParseReply(r.Reply)
@@ -207,16 +226,45 @@ func (r *Rule) Validate() error {
 	return nil
 }
 
+// honoured reports whether go-smtp's hooks can give a reply or a drop at
+// the rule's stage (README "Faults").
+func (r *Rule) honoured(reply, drop bool) error {
+	switch {
+	case reply && (r.Stage == StartTLS || r.Stage == Rset || r.Stage == Quit):
+		return fmt.Errorf("Reply at %s: go-smtp answers %s itself, so a rule there can only %s", r.Stage, strings.ToUpper(string(r.Stage)), map[Stage]string{StartTLS: "delay or drop", Rset: "delay or drop", Quit: "delay"}[r.Stage])
+	case drop && r.Stage == Quit:
+		return fmt.Errorf("Drop at quit: go-smtp closes the connection after its 221 anyway; a rule at quit can only delay")
+	}
+	return nil
+}
+
 // Event is what a stage knows when it asks for a fault.
 type Event struct {
 	Stage      Stage
 	Port       int
 	Sender     string   // MAIL FROM, once known
 	Recipients []string // at rcpt: the one being added; at data: all
+	Conn       string   // the connection (its session ID), for Throttle.Per connection
+	User       string   // the AUTH user, once logged in
+
+	// At data the stage asks twice: before reading the message (Content
+	// false: only plain Drop rules, which hang up in the middle of it),
+	// then after (Content true: every other rule, with Size and
+	// MessageKey).
+	Content    bool
+	Size       int
+	MessageKey func() string // the message's Message-ID, or a hash of its content
 }
+
+// early reports whether the rule acts before a message's content is read:
+// a plain drop at data.
+func (r *Rule) early() bool { return r.Stage == Data && r.Drop && !r.stateful() }
 
 func (r *Rule) matches(e Event) bool {
 	if r.Stage != e.Stage || (r.Port != 0 && r.Port != e.Port) {
+		return false
+	}
+	if e.Stage == Data && r.early() == e.Content {
 		return false
 	}
 	if r.Sender != "" && !glob(r.Sender, e.Sender) {
@@ -244,13 +292,14 @@ type Set struct {
 	mu    sync.Mutex
 	rules []*Rule
 	rand  func() float64
+	now   func() time.Time
 	// count mirrors len(rules), so that Fire, called for every SMTP
 	// command, takes no lock while there are no rules (the usual case).
 	count atomic.Int32
 }
 
 // NewSet returns an empty set.
-func NewSet() *Set { return &Set{rand: mrand.Float64} }
+func NewSet() *Set { return &Set{rand: mrand.Float64, now: time.Now} }
 
 // Add validates and appends rules, giving each an ID if it has none.
 func (s *Set) Add(rules ...Rule) ([]Rule, error) {
@@ -263,7 +312,7 @@ func (s *Set) Add(rules ...Rule) ([]Rule, error) {
 			_, _ = crand.Read(b[:])
 			rules[i].ID = hex.EncodeToString(b[:])
 		}
-		rules[i].Hits = 0
+		rules[i].Hits, rules[i].State, rules[i].note = 0, nil, ""
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -279,6 +328,12 @@ func (s *Set) Add(rules ...Rule) ([]Rule, error) {
 	}
 	for i := range rules {
 		r := rules[i]
+		r.st = &ruleState{}
+		r.Sequence = append([]string(nil), r.Sequence...)
+		if r.Throttle != nil {
+			th := *r.Throttle
+			r.Throttle = &th
+		}
 		s.rules = append(s.rules, &r)
 		s.count.Store(int32(len(s.rules)))
 	}
@@ -292,8 +347,26 @@ func (s *Set) Rules() []Rule {
 	out := make([]Rule, len(s.rules))
 	for i, r := range s.rules {
 		out[i] = *r
+		out[i].st = nil
+		if r.stateful() {
+			out[i].State = r.st.snapshot()
+		}
 	}
 	return out
+}
+
+// Reset forgets what the rule with id has seen and its hits, as if it had
+// just been added; it reports whether there was one.
+func (s *Set) Reset(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.rules {
+		if r.ID == id {
+			r.Hits, r.st = 0, &ruleState{}
+			return true
+		}
+	}
+	return false
 }
 
 // Remove deletes the rule with id; it reports whether there was one.
@@ -336,11 +409,22 @@ func (s *Set) Fire(e Event) (Rule, bool) {
 		if !r.matches(e) || (r.Times > 0 && r.Hits >= r.Times) {
 			continue
 		}
+		if r.stateful() {
+			out, fire := r.decide(e, s.now())
+			if !fire {
+				continue
+			}
+			r.Hits++
+			out.Hits, out.st, out.State = r.Hits, nil, nil
+			return out, true
+		}
 		if r.Probability > 0 && r.Probability < 1 && s.rand() >= r.Probability {
 			continue
 		}
 		r.Hits++
-		return *r, true
+		out := *r
+		out.st = nil
+		return out, true
 	}
 	return Rule{}, false
 }

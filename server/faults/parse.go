@@ -11,9 +11,14 @@ import (
 // ParseRules reads rules from configuration: either a JSON array of Rule
 // objects, or the compact form, rules separated by ";", each
 // "STAGE,key=value,...", keys reply, drop, delay, port, sender, recipient,
-// probability, times, id. For example:
+// probability, times, id, and for stateful rules attempts, retry-after,
+// sequence (steps separated by "|"), key, throttle=COUNT/WINDOW,
+// throttle-bytes=BYTES/WINDOW and per. For example:
 //
 //	rcpt,recipient=*@bounce.test,reply=550 5.1.1 User unknown;connect,delay=2s
+//	rcpt,reply=451 4.7.1 Greylisted,attempts=1,retry-after=30s
+//	mail,reply=454 4.7.0 Throttling failure,throttle=10/1m,per=connection
+//	data,key=message,sequence=550 5.1.1 No|451 4.3.0 Later|accept
 func ParseRules(s string) ([]Rule, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -75,6 +80,46 @@ func parseCompact(spec string) (Rule, error) {
 			r.Times, err = strconv.Atoi(v)
 		case "id":
 			r.ID = v
+		case "attempts":
+			r.Attempts, err = strconv.Atoi(v)
+		case "retry-after", "retryafter":
+			var d time.Duration
+			d, err = time.ParseDuration(v)
+			r.RetryAfter = Duration(d)
+		case "sequence":
+			r.Sequence = strings.Split(v, "|")
+		case "key":
+			r.Key = strings.ToLower(v)
+		case "throttle", "throttle-bytes":
+			th := r.Throttle
+			if th == nil {
+				th = &Throttle{}
+				r.Throttle = th
+			}
+			n, w, ok := strings.Cut(v, "/")
+			if !ok {
+				err = fmt.Errorf("want COUNT/WINDOW, e.g. 10/1m")
+				break
+			}
+			var d time.Duration
+			if d, err = time.ParseDuration(w); err != nil {
+				break
+			}
+			if th.Window != 0 && th.Window != Duration(d) {
+				err = fmt.Errorf("throttle and throttle-bytes need the same window")
+				break
+			}
+			th.Window = Duration(d)
+			if k == "throttle" {
+				th.Count, err = strconv.Atoi(n)
+			} else {
+				th.Bytes, err = strconv.ParseInt(n, 10, 64)
+			}
+		case "per":
+			if r.Throttle == nil {
+				r.Throttle = &Throttle{}
+			}
+			r.Throttle.Per = strings.ToLower(v)
 		default:
 			return Rule{}, fmt.Errorf("fault rule %q: unknown key %q", spec, k)
 		}

@@ -70,7 +70,7 @@ func (s *session) tlsState() (tls.ConnectionState, bool) { return s.conn.TLSConn
 // fault asks the rule set about a stage and applies a delay or a drop; it
 // returns the SMTP error to answer with, if any.
 func (s *session) fault(e faults.Event) error {
-	e.Port = s.l.cfg.Port
+	e.Port, e.Conn, e.User = s.l.cfg.Port, s.c.rec.tr.ID(), s.authUser
 	r, ok := s.l.opts.Faults.Fire(e)
 	if !ok {
 		return nil
@@ -237,9 +237,8 @@ func (s *session) Data(r io.Reader) error {
 	s.mu.Lock()
 	from, to := s.from, s.to
 	s.mu.Unlock()
-	ev := faults.Event{Stage: faults.Data, Port: s.l.cfg.Port, Sender: from, Recipients: to}
-	rule, fire := s.l.opts.Faults.Fire(ev)
-	if fire && rule.Drop { // in the middle of DATA: take some, then hang up
+	ev := faults.Event{Stage: faults.Data, Port: s.l.cfg.Port, Sender: from, Recipients: to, Conn: s.c.rec.tr.ID(), User: s.authUser}
+	if rule, fire := s.l.opts.Faults.Fire(ev); fire { // a drop in the middle of DATA: take some, then hang up
 		io.CopyN(io.Discard, r, 1)
 		s.c.rec.fault(rule)
 		s.drop()
@@ -253,7 +252,11 @@ func (s *session) Data(r io.Reader) error {
 	if err := s.content(r, buf); err != nil {
 		return err
 	}
-	if fire { // the reply after the message: nothing is stored
+	// The other rules decide once the message is read: the reply after
+	// it, nothing stored (or the connection dropped before the reply).
+	ev.Content, ev.Size = true, len(*buf)
+	ev.MessageKey = func() string { return messageKey(*buf) }
+	if rule, fire := s.l.opts.Faults.Fire(ev); fire {
 		if err := s.apply(rule); err != nil {
 			return err
 		}
