@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -357,6 +359,20 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 	}
 	session := latest.Delivery().SessionID
 	big := `{"IDs":["` + strings.Repeat("x", 5<<20) + `"]}` // over the 5 MiB request limit
+	listenerPort := portOf(t, s.Addr(2525))
+	// A port taken while it was paused: it cannot be bound again (409).
+	pause, resume := fmt.Sprintf("/api/v1/listeners/%d/pause", listenerPort), fmt.Sprintf("/api/v1/listeners/%d/resume", listenerPort)
+	ck.do(apiCall{method: "POST", path: pause, status: 200})
+	taken, err := net.Listen("tcp", s.Addr(2525))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck.do(apiCall{method: "POST", path: pause, body: `{"Mode":"hang"}`, status: 409})
+	ck.do(apiCall{method: "POST", path: resume, status: 409})
+	taken.Close()
+	ck.do(apiCall{method: "POST", path: resume, status: 200})
+	ck.do(apiCall{method: "POST", path: pause, body: `{"Mode":"` + strings.Repeat("x", 5<<20) + `"}`, status: 413, docRejects: true})
+	ck.do(apiCall{method: "POST", path: "/api/v1/listeners/1/resume", status: 404})
 
 	calls := []apiCall{
 		// Mailpit lists and searches.
@@ -425,6 +441,12 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/faults/nope", status: 404},
 		{method: "DELETE", path: "/api/v1/faults/slow", status: 200},
 		{method: "DELETE", path: "/api/v1/faults/slow", status: 404},
+		{method: "GET", path: "/api/v1/listeners", status: 200},
+		{method: "POST", path: "/api/v1/listeners/" + strconv.Itoa(listenerPort) + "/pause", body: `{"Mode":"421"}`, status: 200},
+		{method: "POST", path: "/api/v1/listeners/" + strconv.Itoa(listenerPort) + "/pause", body: `{"Mode":"nap"}`, status: 400, docRejects: true},
+		{method: "POST", path: "/api/v1/listeners/1/pause", status: 404},
+		{method: "POST", path: "/api/v1/listeners/" + strconv.Itoa(listenerPort) + "/resume", status: 200},
+		{method: "POST", path: "/api/v1/listeners/x/resume", status: 400, docRejects: true},
 		{method: "GET", path: "/api/v1/chaos", status: 200},
 		{method: "PUT", path: "/api/v1/chaos", body: `{"Sender":{"ErrorCode":451,"Probability":10},"Authentication":{"Probability":5}}`, status: 200},
 		{method: "GET", path: "/api/v1/faults", status: 200},

@@ -31,7 +31,23 @@ type Options struct {
 	Version string
 	Now     func() time.Time // for relative dates in queries; nil: time.Now
 	Faults  *faults.Set      // edited by /api/v1/faults and /api/v1/chaos
+	// Listeners lists and pauses the SMTP ports (/api/v1/listeners); nil:
+	// none are shown.
+	Listeners Listeners
 }
+
+// Listeners is the SMTP side as the API controls it: to simulate an
+// outage, a port is paused and resumed.
+type Listeners interface {
+	List() []apitypes.Listener
+	// Pause and Resume return ErrNoListener for a port with no listener;
+	// other errors are the server's (a port taken meanwhile).
+	Pause(port int, mode string) error
+	Resume(port int) error
+}
+
+// ErrNoListener is a port mailsink does not listen on.
+var ErrNoListener = errors.New("no SMTP listener on that port")
 
 // API serves /api/v1/ and the health probes.
 type API struct {
@@ -82,6 +98,9 @@ func New(store *storage.Store, opts Options) *API {
 	h("DELETE /api/v1/faults/{id}", a.deleteFault)
 	h("GET /api/v1/faults/{id}", a.getFault)
 	h("POST /api/v1/faults/{id}/reset", a.resetFault)
+	h("GET /api/v1/listeners", a.listListeners)
+	h("POST /api/v1/listeners/{port}/pause", a.pauseListener)
+	h("POST /api/v1/listeners/{port}/resume", a.resumeListener)
 	h("GET /api/v1/chaos", a.getChaos)
 	h("PUT /api/v1/chaos", a.putChaos)
 	h("GET /api/v1/sessions", a.listSessions)
@@ -421,6 +440,7 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 	out.RuntimeStats.SMTPAcceptedSize = st.AcceptedBytes
 	lim := a.store.Limits()
 	out.StoreLimits.MaxMessages, out.StoreLimits.MaxBytes = lim.MaxMessages, lim.MaxBytes
+	out.Listeners = a.listeners()
 	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }

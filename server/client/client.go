@@ -249,6 +249,29 @@ func (c *Client) ClearFaults(ctx context.Context) error {
 	return err
 }
 
+// Listener is one SMTP port and whether it is paused.
+type Listener = apitypes.Listener
+
+// Listeners returns the SMTP ports and their state.
+func (c *Client) Listeners(ctx context.Context) ([]Listener, error) {
+	var out apitypes.Listeners
+	return out.Listeners, c.getJSON(ctx, "/api/v1/listeners", nil, &out)
+}
+
+// PauseListener simulates an outage of the listener on port: mode
+// "refuse" (the port is closed), "421" (connections get 421 and close) or
+// "hang" (connections get no greeting until resumed); "" is refuse.
+func (c *Client) PauseListener(ctx context.Context, port int, mode string) error {
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/listeners/"+strconv.Itoa(port)+"/pause", nil, apitypes.Pause{Mode: mode})
+	return err
+}
+
+// ResumeListener ends the outage of the listener on port.
+func (c *Client) ResumeListener(ctx context.Context, port int) error {
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/listeners/"+strconv.Itoa(port)+"/resume", nil, nil)
+	return err
+}
+
 // SessionFilter narrows Sessions; zero fields match everything.
 type SessionFilter struct {
 	Port    int    // listener port

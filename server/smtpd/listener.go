@@ -62,6 +62,13 @@ type Listener struct {
 	refusing chan struct{} // slots for answering connections past the limit
 	stopOnce sync.Once
 
+	// An outage (pause.go): pmu guards pause; lnMu guards ln, which
+	// PauseRefuse closes and Resume binds again at boundAddr.
+	pmu       sync.Mutex
+	pause     *pause
+	lnMu      sync.Mutex
+	boundAddr string
+
 	mu    sync.Mutex
 	conns map[*observedConn]struct{}
 	wg    sync.WaitGroup // one per connection being served
@@ -117,6 +124,7 @@ func Listen(addr string, cfg ListenerConfig, opts Options, store Deliverer) (*Li
 		l.cfg.Port = ln.Addr().(*net.TCPAddr).Port
 	}
 	l.name = l.cfg.Name()
+	l.boundAddr = ln.Addr().String()
 	l.transcripts = store.Sessions()
 	if cfg.TLS != TLSNone {
 		l.tlsConfig = opts.TLSConfig.Clone()
@@ -148,7 +156,7 @@ func (l *Listener) newServer(c *observedConn) *smtp.Server {
 }
 
 // Addr is the bound address.
-func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+func (l *Listener) Addr() net.Addr { return l.listener().Addr() }
 
 // Config is the listener's configuration, with the bound port filled in.
 func (l *Listener) Config() ListenerConfig { return l.cfg }
@@ -161,12 +169,26 @@ func (l *Listener) Serve() error {
 	defer close(l.done)
 	var tempDelay time.Duration
 	for {
-		c, err := l.ln.Accept()
+		ln := l.listener()
+		c, err := ln.Accept()
 		if err != nil {
 			select {
 			case <-l.stopping:
 				return nil
 			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				if l.listener() != ln { // paused and resumed meanwhile
+					continue
+				}
+				if p := l.currentPause(); p != nil && p.mode == PauseRefuse {
+					select {
+					case <-p.resumed: // or paused again in another mode
+					case <-l.stopping:
+						return nil
+					}
+					continue
+				}
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() { // e.g. out of file descriptors: back off
@@ -181,12 +203,15 @@ func (l *Listener) Serve() error {
 			return fmt.Errorf("accepting on %s: %w", l.name, err)
 		}
 		tempDelay = 0
+		if l.whilePaused(c) {
+			continue
+		}
 		if lim := l.opts.Conns; !lim.acquire() {
 			select {
 			case l.refusing <- struct{}{}: // a bounded number are told why
 				go func() {
 					defer func() { <-l.refusing }()
-					l.refuse(c)
+					l.answerAndClose(c, "421 4.7.0 Too many connections, try again later", "refused: too many connections")
 				}()
 			default: // a flood past the limit is just closed
 				c.Close()
@@ -306,9 +331,10 @@ func (l *Listener) helloHook(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// refuse answers a connection past the limit with 421 and closes it,
-// before any go-smtp server sees it.
-func (l *Listener) refuse(c net.Conn) {
+// answerAndClose answers a connection with reply (a connection past the
+// limit, a paused listener) and closes it, before any go-smtp server sees
+// it; why goes in the transcript if the TLS handshake fails.
+func (l *Listener) answerAndClose(c net.Conn, reply, why string) {
 	defer c.Close()
 	tr := l.transcripts.Start(storage.Transcript{Listener: l.name, Port: l.cfg.Port, ClientAddr: c.RemoteAddr().String()})
 	defer tr.End()
@@ -317,17 +343,24 @@ func (l *Listener) refuse(c net.Conn) {
 	if l.cfg.TLS == TLSImplicit {
 		tc := tls.Server(c, l.opts.TLSConfig)
 		if err := tc.Handshake(); err != nil {
-			tr.Add("*", "refused: too many connections (TLS handshake failed: "+err.Error()+")")
+			tr.Add("*", why+" (TLS handshake failed: "+err.Error()+")")
 			return
 		}
 		conn = tc
 	}
-	const reply = "421 4.7.0 Too many connections, try again later"
 	tr.Add("S", reply)
 	io.WriteString(conn, reply+"\r\n")
 }
 
 func (l *Listener) stop() { l.stopOnce.Do(func() { close(l.stopping) }) }
+
+// stopWithPause stops under the pause lock, so that no Resume binds the
+// port again once stopping.
+func (l *Listener) stopWithPause() {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	l.stop()
+}
 
 // Shutdown stops accepting and drains open connections: a new transaction
 // (MAIL, RCPT, DATA) gets 421 4.3.2, a connection waiting for its next
@@ -335,8 +368,8 @@ func (l *Listener) stop() { l.stopOnce.Do(func() { close(l.stopping) }) }
 // finish until ctx is done (its deadline, or a minute without one). Then
 // whatever is left is closed.
 func (l *Listener) Shutdown(ctx context.Context) error {
-	l.stop()
-	l.ln.Close()
+	l.stopWithPause()
+	l.listener().Close()
 	by, ok := ctx.Deadline()
 	if !ok {
 		by = time.Now().Add(time.Minute)
@@ -366,8 +399,8 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 
 // Close stops the listener and drops open sessions at once.
 func (l *Listener) Close() error {
-	l.stop()
-	err := l.ln.Close()
+	l.stopWithPause()
+	err := l.listener().Close()
 	l.closeConns()
 	if errors.Is(err, net.ErrClosed) {
 		return nil

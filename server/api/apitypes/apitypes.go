@@ -148,6 +148,30 @@ type Info struct {
 		MaxBytes    int64
 	}
 	StoreBytes int64
+	Listeners  []Listener // the SMTP ports and whether each is paused
+}
+
+// Listener is one SMTP port as GET /api/v1/listeners shows it.
+type Listener struct {
+	Name   string // e.g. "smtp-587"
+	Port   int
+	Addr   string // the bound address
+	TLS    string // none, starttls, starttls-required, implicit
+	Auth   string // off, optional, required, credentials, reject
+	Paused bool
+	// While paused: how it fails (refuse, 421 or hang) and since when.
+	PauseMode   string    `json:",omitempty"`
+	PausedSince time.Time `json:",omitzero"`
+}
+
+// Listeners is the body of GET /api/v1/listeners.
+type Listeners struct {
+	Listeners []Listener
+}
+
+// Pause is the optional body of POST /api/v1/listeners/{port}/pause.
+type Pause struct {
+	Mode string // refuse (default), 421 or hang
 }
 
 // WaitTimeout is the body of a wait that ran out of time (408).
