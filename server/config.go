@@ -179,6 +179,8 @@ type Config struct {
 	HTTPTimeout     time.Duration // to read a request and to write an answer (waits and WebSockets excepted)
 	AllowedOrigins  []string      // extra browser Origins (and Hosts) allowed on the WebSocket and API writes
 	SMTPDebug       bool          // log full SMTP conversations (includes secrets and bodies)
+	DKIMKeys        string        // file of DNS TXT records holding DKIM public keys
+	DKIMDNS         bool          // also look DKIM keys up in real DNS
 }
 
 // DefaultConfig is what mailsink runs with when told nothing.
@@ -306,6 +308,12 @@ func settings() []setting {
 		{"smtp-debug", "MAILSINK_SMTP_DEBUG", "log every SMTP line, secrets and bodies included (true/false)",
 			func(c *Config, v string) (err error) { c.SMTPDebug, err = strconv.ParseBool(v); return err },
 			func(c Config) string { return strconv.FormatBool(c.SMTPDebug) }},
+		{"dkim-keys", "MAILSINK_DKIM_KEYS", "file of DNS TXT records with the DKIM public keys to check signatures against (sel._domainkey.example.test. IN TXT \"v=DKIM1; ...\")",
+			func(c *Config, v string) error { c.DKIMKeys = v; return nil },
+			func(c Config) string { return c.DKIMKeys }},
+		{"dkim-dns", "MAILSINK_DKIM_DNS", "also look DKIM keys up in real DNS (true/false; default false: nothing is fetched)",
+			func(c *Config, v string) (err error) { c.DKIMDNS, err = strconv.ParseBool(v); return err },
+			func(c Config) string { return strconv.FormatBool(c.DKIMDNS) }},
 	}
 }
 

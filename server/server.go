@@ -87,6 +87,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if _, err := s.faults.Add(s.cfg.Faults...); err != nil {
 		return fmt.Errorf("MAILSINK_FAULTS: %w", err)
 	}
+	if err := s.setDKIM(); err != nil {
+		return err
+	}
 	cert, certPEM, certNote, err := certificate(s.cfg)
 	if err != nil {
 		return err

@@ -78,7 +78,8 @@ type Message struct {
 
 	detailsOnce sync.Once
 	details     Details
-	cache       *parseCache // the store's; nil for a Message made elsewhere
+	cache       *parseCache                  // the store's; nil for a Message made elsewhere
+	dkim        atomic.Pointer[[]DKIMResult] // checked on first read (dkim.go)
 }
 
 // Delivery is how the message reached mailsink.

@@ -11,6 +11,7 @@ type parseCache struct {
 	entries []parseEntry // most recent last
 	size    int          // entries at most
 	bytes   int          // raw bytes of the cached messages
+	dkim    dkimState    // how signatures are checked, also read lazily
 }
 
 // maxCachedBytes bounds the raw size of the messages whose views are kept

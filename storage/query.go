@@ -22,7 +22,8 @@ func (e *QueryError) Error() string { return fmt.Sprintf("search query %q: %s", 
 //	from: to: cc: bcc: reply-to: addressed: subject: message-id:
 //	is:read is:unread has:attachment has:inline
 //	before:DATE after:DATE larger:SIZE smaller:SIZE
-//	port:N (listener port) auth:USER (SMTP AUTH user) and free text
+//	port:N (listener port) auth:USER (SMTP AUTH user)
+//	dkim:pass dkim:fail dkim:none (checked on first need) and free text
 //
 // to: also matches envelope recipients and from: the envelope sender, so
 // Bcc and envelope-only addresses can be asserted. Dates are YYYY-MM-DD,
@@ -106,6 +107,11 @@ func positiveTerm(tok string, now time.Time, loc *time.Location) (Filter, error)
 	}
 	v := strings.ToLower(val)
 	switch key {
+	case "dkim":
+		if v != "pass" && v != "fail" && v != "none" {
+			return nil, fmt.Errorf("dkim:%s: want dkim:pass, dkim:fail or dkim:none", val)
+		}
+		return func(m *Message) bool { return dkimVerdict(m.DKIM()) == v }, nil
 	case "from":
 		return func(m *Message) bool {
 			return contains(m.Envelope.From, v) || (m.Header.From != nil && addrContains(*m.Header.From, v))
@@ -180,7 +186,7 @@ func positiveTerm(tok string, now time.Time, loc *time.Location) (Filter, error)
 }
 
 var knownKeys = map[string]bool{
-	"from": true, "to": true, "cc": true, "bcc": true, "reply-to": true, "addressed": true,
+	"dkim": true, "from": true, "to": true, "cc": true, "bcc": true, "reply-to": true, "addressed": true,
 	"subject": true, "message-id": true, "is": true, "has": true, "before": true, "after": true,
 	"larger": true, "smaller": true, "port": true, "auth": true, "tag": true,
 }

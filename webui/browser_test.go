@@ -429,7 +429,7 @@ func TestBrowserInbox(t *testing.T) {
 		tab("source"),
 		store(&source, chromedp.TextContent(chromedp.CSS(`pre.source`))),
 	)
-	for _, want := range []string{"smtp-2525", "port 2525", "bounce@app.example.test", "audit@example.test", "app.example.test", "127.0.0.1:53211"} {
+	for _, want := range []string{"smtp-2525", "port 2525", "bounce@app.example.test", "audit@example.test", "app.example.test", "127.0.0.1:53211", "DKIM\nunsigned"} {
 		if !strings.Contains(delivery, want) {
 			t.Errorf("delivery tab lacks %q: %q", want, delivery)
 		}

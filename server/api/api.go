@@ -330,6 +330,7 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 		Text: p.Text, HTML: p.HTML, Size: s.Size, Inline: attachments(p.Inline), Attachments: attachments(p.Attachments),
 		Envelope: apitypes.Envelope(s.Envelope), Delivery: apitypes.Delivery(s.Delivery), Errors: p.Errors,
 		ListUnsubscribe: apitypes.ListUnsubscribe{Links: []string{}},
+		DKIM:            dkimOf(m.DKIM()),
 	}
 	if out.ReturnPath == "" {
 		out.ReturnPath = m.Envelope.From

@@ -94,3 +94,12 @@ func TranscriptOf(t *storage.Transcript, withLines bool) *apitypes.Transcript {
 		Explained:  v.Explained,
 	}
 }
+
+// dkimOf is never nil: JSON says [] for an unsigned message.
+func dkimOf(res []storage.DKIMResult) []apitypes.DKIMResult {
+	out := make([]apitypes.DKIMResult, len(res))
+	for i, r := range res {
+		out[i] = apitypes.DKIMResult(r)
+	}
+	return out
+}

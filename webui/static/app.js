@@ -496,6 +496,15 @@ function ext(p) {
   return m ? m[1].toUpperCase() : 'FILE';
 }
 
+// dkimRows shows each signature's check: pass, or why not.
+function dkimRows(list) {
+  if (!list) return undefined;
+  if (!list.length) return 'unsigned';
+  return list.map((r) => h('div', { class: `dkim dkim-${r.Result}` },
+    h('strong', { text: r.Result }), h('span', { text: ` ${r.Domain || '(no domain)'}` }),
+    r.Reason ? h('span', { class: 'muted', text: `: ${r.Reason}` }) : null));
+}
+
 function deliveryTab(m) {
   const d = m.Delivery || {};
   const e = m.Envelope || {};
@@ -514,6 +523,7 @@ function deliveryTab(m) {
       h('span', { class: 'muted id', text: ` ${d.SessionID}` }),
     ]],
     ['Received', fullDate(d.Received)],
+    ['DKIM', dkimRows(m.DKIM)],
   ].filter(([, v]) => v !== undefined && v !== '');
   return h('dl', { class: 'delivery' }, rows.flatMap(([k, v]) => [h('dt', { text: k }), Array.isArray(v) ? h('dd', {}, v) : h('dd', { text: v })]));
 }

@@ -109,7 +109,16 @@ type Message struct {
 	Attachments     []Attachment
 	Envelope        Envelope
 	Delivery        Delivery
-	Errors          []string // MIME problems found while parsing; the raw message is kept as is
+	Errors          []string     // MIME problems found while parsing; the raw message is kept as is
+	DKIM            []DKIMResult // one per DKIM-Signature, checked on first read; [] unsigned
+}
+
+// DKIMResult is the check of one DKIM-Signature.
+type DKIMResult struct {
+	Domain     string // d=
+	Identifier string // i=
+	Result     string // pass, fail or temperror
+	Reason     string // why not pass, e.g. "body hash did not verify"
 }
 
 // ListUnsubscribe is Mailpit's List-Unsubscribe view.

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/mailsink/mailsink/server/api"
 	"github.com/mailsink/mailsink/server/api/apitypes"
+	"github.com/mailsink/mailsink/server/dkimverify"
 	"github.com/mailsink/mailsink/server/smtpd"
 )
 
@@ -50,4 +54,22 @@ func (c listenerControl) Resume(port int) error {
 		return err
 	}
 	return l.Resume()
+}
+
+// setDKIM gives the store its signature checker: keys from MAILSINK_DKIM_KEYS,
+// and from DNS only when MAILSINK_DKIM_DNS is on.
+func (s *Server) setDKIM() error {
+	var records dkimverify.Records
+	if s.cfg.DKIMKeys != "" {
+		f, err := os.Open(s.cfg.DKIMKeys)
+		if err != nil {
+			return fmt.Errorf("MAILSINK_DKIM_KEYS: %w", err)
+		}
+		defer f.Close()
+		if records, err = dkimverify.ParseRecords(f); err != nil {
+			return fmt.Errorf("MAILSINK_DKIM_KEYS %s: %w", s.cfg.DKIMKeys, err)
+		}
+	}
+	s.store.SetDKIMVerifier(dkimverify.New(dkimverify.Options{Records: records, DNS: s.cfg.DKIMDNS}))
+	return nil
 }
