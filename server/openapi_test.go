@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -399,6 +400,13 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/message/nope/headers", status: 404},
 		{method: "GET", path: "/api/v1/message/latest/part/1?query=is:maybe", status: 400},
 		{method: "GET", path: "/api/v1/message/nope/part/1", status: 404},
+		{method: "GET", path: "/api/v1/message/" + attached + "/links", status: 200},
+		{method: "GET", path: "/api/v1/message/latest/links?query=is:maybe", status: 400},
+		{method: "GET", path: "/api/v1/message/nope/links", status: 404},
+		{method: "GET", path: "/api/v1/message/" + attached + "/codes?pattern=" + url.QueryEscape(`INV-([0-9]+)`), status: 200},
+		{method: "GET", path: "/api/v1/message/latest/codes", status: 200},
+		{method: "GET", path: "/api/v1/message/latest/codes?pattern=" + url.QueryEscape("(x"), status: 400},
+		{method: "GET", path: "/api/v1/message/nope/codes", status: 404},
 		{method: "GET", path: "/api/v1/message/" + attached + "/part/99", status: 404},
 		{method: "GET", path: "/api/v1/message/" + attached + "/part/1?dl=2", status: 400, docRejects: true},
 		// Waiting.

@@ -90,6 +90,8 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /api/v1/message/{id}/raw", a.getRaw)
 	h("GET /api/v1/message/{id}/headers", a.getHeaders)
 	h("GET /api/v1/message/{id}/part/{part}", a.getPart)
+	h("GET /api/v1/message/{id}/links", a.getLinks)
+	h("GET /api/v1/message/{id}/codes", a.getCodes)
 	h("GET /api/v1/wait", a.wait)
 	h("GET /api/v1/info", a.info)
 	h("GET /api/v1/faults", a.listFaults)

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -201,6 +202,80 @@ func (c *Client) Wait(ctx context.Context, query string, count int, timeout time
 	q := url.Values{"query": {query}, "count": {strconv.Itoa(count)}, "timeout": {timeout.String()}}
 	var out MessagesSummary
 	return &out, c.getJSON(ctx, "/api/v1/wait", q, &out)
+}
+
+// Link and Code are what Links and Codes find in a message.
+type (
+	Link = apitypes.Link
+	Code = apitypes.Code
+)
+
+// Links returns the message's distinct links, with anchor text and the
+// parts they appear in; id may be "latest".
+func (c *Client) Links(ctx context.Context, id string) ([]Link, error) {
+	var out apitypes.Links
+	return out.Links, c.getJSON(ctx, "/api/v1/message/"+url.PathEscape(id)+"/links", nil, &out)
+}
+
+// Codes returns what pattern (a Go regular expression; "" finds a 4 to 8
+// digit code) matches in the message's subject, text and HTML text: the
+// first capture group of each match, or the match.
+func (c *Client) Codes(ctx context.Context, id, pattern string) ([]Code, error) {
+	var out apitypes.Codes
+	return out.Codes, c.getJSON(ctx, "/api/v1/message/"+url.PathEscape(id)+"/codes", url.Values{"pattern": {pattern}}, &out)
+}
+
+// WaitLink waits for a message matching query and returns its first link
+// whose URL matches pattern (a Go regular expression; "" takes the first
+// link), e.g. WaitLink(ctx, "to:user@example.test", `/reset\?token=`, 10*time.Second).
+func (c *Client) WaitLink(ctx context.Context, query, pattern string, timeout time.Duration) (string, error) {
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return "", fmt.Errorf("WaitLink pattern: %w", err)
+	}
+	id, err := c.waitOne(ctx, query, timeout)
+	if err != nil {
+		return "", err
+	}
+	found, err := c.Links(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range found {
+		if re.MatchString(l.URL) {
+			return l.URL, nil
+		}
+	}
+	return "", fmt.Errorf("mailsink: message %s matching %q has no link matching %q (%d links)", id, query, pattern, len(found))
+}
+
+// WaitCode waits for a message matching query and returns the first code
+// pattern finds in it (see Codes), e.g. WaitCode(ctx, "to:u@x.test", "", time.Minute).
+func (c *Client) WaitCode(ctx context.Context, query, pattern string, timeout time.Duration) (string, error) {
+	id, err := c.waitOne(ctx, query, timeout)
+	if err != nil {
+		return "", err
+	}
+	found, err := c.Codes(ctx, id, pattern)
+	if err != nil {
+		return "", err
+	}
+	if len(found) == 0 {
+		return "", fmt.Errorf("mailsink: message %s matching %q has nothing matching %q", id, query, pattern)
+	}
+	return found[0].Code, nil
+}
+
+// waitOne waits for a message matching query and returns the newest's ID.
+func (c *Client) waitOne(ctx context.Context, query string, timeout time.Duration) (string, error) {
+	res, err := c.Wait(ctx, query, 1, timeout)
+	if err != nil {
+		return "", err
+	}
+	if len(res.Messages) == 0 {
+		return "", fmt.Errorf("mailsink: the wait for %q answered no message", query)
+	}
+	return res.Messages[0].ID, nil
 }
 
 // Rule is a fault rule; see package faults.

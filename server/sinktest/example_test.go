@@ -59,3 +59,31 @@ func Example() {
 	fmt.Println(m.Subject, m.Envelope.To, m.Delivery.AuthUser, m.Delivery.TLS)
 	// Output: Welcome [user+t1@example.test] app true
 }
+
+// A password-reset flow: the test waits for the mail and takes the link to
+// click and the code to type from it, one call each.
+func ExampleSink_WaitLink() {
+	s, err := sinktest.New() // in a test: s := sinktest.Start(t), then s.WaitLink(t, ...)
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+
+	// The application under test, with host and port alone.
+	go smtp.SendMail(s.Addr(1025), nil, "app@example.test", []string{"user+t2@example.test"}, []byte(
+		"From: app@example.test\r\nTo: user+t2@example.test\r\nSubject: Reset your password\r\n"+
+			"Content-Type: text/html\r\n\r\n<p>Your code: <b>731904</b></p>"+
+			`<p><a href="https://app.test/reset?token=tok_5e1f">Choose a new password</a></p>`+"\r\n"))
+
+	ctx := context.Background()
+	link, err := s.Client.WaitLink(ctx, "to:user+t2@example.test", `/reset\?token=`, 5*time.Second)
+	if err != nil {
+		panic(err)
+	}
+	code, err := s.Client.WaitCode(ctx, "to:user+t2@example.test", "", 5*time.Second)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(link, code)
+	// Output: https://app.test/reset?token=tok_5e1f 731904
+}

@@ -145,3 +145,29 @@ func (w tbWriter) Write(p []byte) (int, error) {
 func (s *Sink) TLSConfig() *tls.Config {
 	return &tls.Config{RootCAs: s.Certs, ServerName: "localhost"}
 }
+
+// WaitLink waits up to timeout for a message matching query and returns
+// its first link whose URL matches pattern ("" for the first link),
+// failing the test otherwise:
+//
+//	link := s.WaitLink(t, "to:user@example.test", `/reset\?token=`, 5*time.Second)
+func (s *Sink) WaitLink(tb testing.TB, query, pattern string, timeout time.Duration) string {
+	tb.Helper()
+	link, err := s.Client.WaitLink(context.Background(), query, pattern, timeout)
+	if err != nil {
+		tb.Fatalf("sinktest: waiting for a link in mail matching %q: %v", query, err)
+	}
+	return link
+}
+
+// WaitCode waits up to timeout for a message matching query and returns
+// the first code pattern finds in it ("" for a 4 to 8 digit code; with a
+// capture group, the group), failing the test otherwise.
+func (s *Sink) WaitCode(tb testing.TB, query, pattern string, timeout time.Duration) string {
+	tb.Helper()
+	code, err := s.Client.WaitCode(context.Background(), query, pattern, timeout)
+	if err != nil {
+		tb.Fatalf("sinktest: waiting for a code in mail matching %q: %v", query, err)
+	}
+	return code
+}

@@ -253,3 +253,30 @@ type TranscriptLine struct {
 	Text  string
 	Error bool `json:",omitempty"` // one of the session's errors, or part of one (ErrorLine)
 }
+
+// Links is the body of GET /api/v1/message/{ID}/links.
+type Links struct {
+	ID    string // the message's, also when asked for "latest"
+	Links []Link
+}
+
+// Link is one distinct URL of a message.
+type Link struct {
+	URL   string
+	Text  string   // its anchor text in the HTML; "" for a bare URL in text
+	Parts []string // where it appears: "html", "text"
+}
+
+// Codes is the body of GET /api/v1/message/{ID}/codes.
+type Codes struct {
+	ID      string
+	Pattern string // the pattern used (the default when none was given)
+	Codes   []Code
+}
+
+// Code is one distinct match of the pattern.
+type Code struct {
+	Code  string // the first capture group, or the whole match without one
+	Match string
+	Part  string // subject, text or html (the HTML's visible text)
+}
