@@ -55,7 +55,9 @@ func TestImportsPointInward(t *testing.T) {
 		"server/api/apitypes": {"server/faults"},
 		"server/httperr":      {"server/api/apitypes", "storage"},
 		"server/client":       {"server/api/apitypes", "server/faults"},
-		"server/api":          {"server/api/apitypes", "server/faults", "server/httperr", "storage"},
+		"server/api":          {"server/api/apitypes", "server/compose", "server/faults", "server/httperr", "storage"},
+		"server/compose":      {},
+		"server/sendmail":     {"server/compose"},
 		"server/api/mailhog":  {"server/httperr", "storage"},
 		"webui":               {"server/api/apitypes", "server/httperr", "storage"},
 	}

@@ -134,7 +134,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.httpCtx, s.httpCancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.ui = webui.New(s.store, webui.Options{AllowedOrigins: s.cfg.AllowedOrigins, Logger: s.log})
 	mux := http.NewServeMux()
-	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults})
+	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults,
+		MaxMessageSize: s.cfg.MaxMessageSize, MaxRecipients: s.cfg.MaxRecipients, Hostname: s.cfg.Hostname})
 	mux.Handle("/api/v1/", a)
 	// MailHog's API beside it: /api/v1/messages/{id}... (MailHog) does not
 	// collide with /api/v1/message/{id} (Mailpit). Not a "/api/v1/messages/"

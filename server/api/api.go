@@ -31,6 +31,12 @@ type Options struct {
 	Version string
 	Now     func() time.Time // for relative dates in queries; nil: time.Now
 	Faults  *faults.Set      // edited by /api/v1/faults and /api/v1/chaos
+
+	// POST /api/v1/send holds messages to the SMTP listeners' limits
+	// (0: none) and names its Message-IDs after Hostname.
+	MaxMessageSize int64
+	MaxRecipients  int
+	Hostname       string
 }
 
 // API serves /api/v1/ and the health probes.
@@ -57,9 +63,16 @@ func New(store *storage.Store, opts Options) *API {
 		opts.Faults = faults.NewSet()
 	}
 	a := &API{store: store, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: opts.Now()}
-	h := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
+	// h registers a route; bodyLimit replaces maxBody (0: no limit).
+	h := func(pattern string, fn func(http.ResponseWriter, *http.Request) error, bodyLimit ...int64) {
+		limit := int64(maxBody)
+		if len(bodyLimit) > 0 {
+			limit = bodyLimit[0]
+		}
 		a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			if limit > 0 {
+				r.Body = http.MaxBytesReader(w, r.Body, limit)
+			}
 			if err := fn(w, r); err != nil {
 				httperr.Write(w, r, a.log, err)
 			}
@@ -74,6 +87,9 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /api/v1/message/{id}/raw", a.getRaw)
 	h("GET /api/v1/message/{id}/headers", a.getHeaders)
 	h("GET /api/v1/message/{id}/part/{part}", a.getPart)
+	h("POST /api/v1/send", a.send, a.sendBodyLimit())
+	h("POST /api/v1/message/{id}/release", a.release)
+	h("GET /api/v1/message/{id}/sa-check", a.spamAssassinCheck)
 	h("GET /api/v1/wait", a.wait)
 	h("GET /api/v1/info", a.info)
 	h("GET /api/v1/faults", a.listFaults)
