@@ -336,7 +336,7 @@ func (s *Server) Banner() []string {
 		out = append(out, "SMTP (no listeners configured)")
 	}
 	_, httpPort, _ := net.SplitHostPort(s.HTTPAddr().String())
-	base := "http://" + net.JoinHostPort(host, httpPort)
+	base := strings.TrimSuffix(s.InboxURL(), "/")
 	out = append(out, "Web inbox and API: "+base+"/")
 	if s.usesTLS() {
 		out = append(out, "TLS certificate to trust: "+base+"/api/v1/tls/certificate"+s.certNote)
@@ -348,6 +348,17 @@ func (s *Server) Banner() []string {
 		out = append(out, "Listening on every interface ("+s.cfg.Bind+"): from another machine, use this one's name instead of localhost")
 	}
 	return append(out, s.notes...)
+}
+
+// InboxURL is the web inbox's address (the API's too) as a browser on this
+// machine opens it: localhost when bound to every interface.
+func (s *Server) InboxURL() string {
+	host := s.cfg.Bind
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	_, port, _ := net.SplitHostPort(s.HTTPAddr().String())
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
 // usesTLS reports whether any listener serves the certificate.
