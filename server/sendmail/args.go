@@ -140,8 +140,8 @@ Submits the message on standard input to mailsink over SMTP, like sendmail.
   --smtp-addr, -S HOST:PORT
                   mailsink's SMTP listener (default: %s, else %s)
 
-Recipients are the arguments; without any (or with -t) they come from the
-header. Date, Message-ID and From are added when missing. Other sendmail
+Recipients are the arguments, and with -t (or without arguments) those of
+the header. Date, Message-ID and From are added when missing. Other sendmail
 flags (-odi, -oem, -B8BITMIME, -N, -R, -V, -X, -h ...) are accepted and ignored.
 Exit status as sendmail's: 64 usage, 65 bad message, 67 recipient refused,
 69 message refused, 75 mailsink unreachable or busy (try again).
