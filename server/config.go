@@ -466,7 +466,7 @@ func (c Config) Validate() error {
 
 // Usage prints every setting with its flag, variable and default.
 func Usage(out io.Writer) {
-	fmt.Fprintf(out, "Usage: mailsink [flags]\n       mailsink healthcheck\n       mailsink --version\n\nEvery flag can also be set by its environment variable; flags win.\n\n")
+	fmt.Fprintf(out, "Usage: mailsink [flags]\n       mailsink healthcheck (or readyz)\n       mailsink sendmail [sendmail flags] [recipient ...] < message (see mailsink sendmail --help)\n       mailsink --version\n\nEvery flag can also be set by its environment variable; flags win.\n\n")
 	def := DefaultConfig()
 	for _, s := range settings() {
 		d := s.get(def)

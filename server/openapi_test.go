@@ -24,6 +24,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/mailsink/mailsink/server"
 	"github.com/mailsink/mailsink/server/api"
 	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/sinktest"
@@ -431,6 +432,15 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/openapi.json", status: 200},
 		{method: "GET", path: "/livez", status: 200},
 		{method: "GET", path: "/readyz", status: 200},
+		// Sending through the API, and the Mailpit routes a sink refuses.
+		{method: "POST", path: "/api/v1/send", body: `{"From":{"Email":"app@openapi.test","Name":"Äpp"},"To":[{"Email":"sent@openapi.test"}],"Bcc":["b@openapi.test",{"Email":"c@openapi.test"}],"Subject":"sent","HTML":"<img src=\"cid:x\">","Attachments":[{"Content":"aGk=","Filename":"x.txt","ContentID":"x"}],"Headers":{"X-A":"1"},"Tags":["t"]}`, status: 200},
+		{method: "POST", path: "/api/v1/send", body: `{"From":{"Email":"nobody"},"To":[{"Email":"sent@openapi.test"}]}`, status: 400},
+		{method: "POST", path: "/api/v1/send", body: `{"To":[{"Email":"sent@openapi.test"}]}`, status: 400, docRejects: true},
+		{method: "POST", path: "/api/v1/send", body: `{"From":{"Email":"app@openapi.test"},"To":[{"Email":"sent@openapi.test"}],"Sender":"x"}`, status: 400, docRejects: true},
+		{method: "POST", path: "/api/v1/message/" + attached + "/release", status: 400},
+		{method: "POST", path: "/api/v1/message/nope/release", status: 404},
+		{method: "GET", path: "/api/v1/message/" + attached + "/sa-check", status: 400},
+		{method: "GET", path: "/api/v1/message/nope/sa-check", status: 404},
 		// Faults and chaos.
 		{method: "POST", path: "/api/v1/faults", body: `[{"ID":"slow","Stage":"mail","Delay":"1ms","Port":1,"Times":2,"Sender":"*@slow.test"},{"Stage":"quit","Probability":0.5,"Delay":0.001}]`, status: 201},
 		{method: "POST", path: "/api/v1/faults", body: `{"Stage":"nowhere","Reply":"550"}`, status: 400, docRejects: true},
@@ -513,6 +523,11 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 	for _, path := range []string{"/api/v1/tls/certificate", "/api/v1/certificate"} {
 		(&apiChecker{t: t, base: bare.URL, router: router, seen: ck.seen}).do(apiCall{method: "GET", path: path, status: 404})
 	}
+
+	// A sink with a small message size limit, for the send API's 413.
+	small := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.MaxMessageSize = 1 << 10 }))
+	(&apiChecker{t: t, base: small.URL, router: router, seen: ck.seen}).do(apiCall{method: "POST", path: "/api/v1/send",
+		body: `{"From":{"Email":"app@openapi.test"},"To":[{"Email":"big@openapi.test"}],"Text":"` + strings.Repeat("x", 2<<10) + `"}`, status: 413})
 
 	for _, d := range ck.known {
 		if d.hits == 0 {

@@ -137,7 +137,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.httpCtx, s.httpCancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.ui = webui.New(s.store, webui.Options{AllowedOrigins: s.cfg.AllowedOrigins, Logger: s.log})
 	mux := http.NewServeMux()
-	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults, Listeners: listenerControl{s.listeners}})
+	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults, Listeners: listenerControl{s.listeners},
+		MaxMessageSize: s.cfg.MaxMessageSize, MaxRecipients: s.cfg.MaxRecipients, Hostname: s.cfg.Hostname})
 	mux.Handle("/api/v1/", a)
 	// MailHog's API beside it: /api/v1/messages/{id}... (MailHog) does not
 	// collide with /api/v1/message/{id} (Mailpit). Not a "/api/v1/messages/"
@@ -338,7 +339,7 @@ func (s *Server) Banner() []string {
 		out = append(out, "SMTP (no listeners configured)")
 	}
 	_, httpPort, _ := net.SplitHostPort(s.HTTPAddr().String())
-	base := "http://" + net.JoinHostPort(host, httpPort)
+	base := strings.TrimSuffix(s.InboxURL(), "/")
 	out = append(out, "Web inbox and API: "+base+"/")
 	if s.usesTLS() {
 		out = append(out, "TLS certificate to trust: "+base+"/api/v1/tls/certificate"+s.certNote)
@@ -350,6 +351,17 @@ func (s *Server) Banner() []string {
 		out = append(out, "Listening on every interface ("+s.cfg.Bind+"): from another machine, use this one's name instead of localhost")
 	}
 	return append(out, s.notes...)
+}
+
+// InboxURL is the web inbox's address (the API's too) as a browser on this
+// machine opens it: localhost when bound to every interface.
+func (s *Server) InboxURL() string {
+	host := s.cfg.Bind
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	_, port, _ := net.SplitHostPort(s.HTTPAddr().String())
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
 // usesTLS reports whether any listener serves the certificate.

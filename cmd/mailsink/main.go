@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"os/user"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -19,10 +21,15 @@ import (
 
 	"github.com/mailsink/mailsink/server"
 	"github.com/mailsink/mailsink/server/gctune"
+	"github.com/mailsink/mailsink/server/sendmail"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if code, ok := sendmailMode(ctx, os.Args); ok {
+		stop()
+		os.Exit(code)
+	}
 	if os.Getenv("GOGC") == "" { // a GOGC the user set wins
 		gctune.Start(ctx, gctune.Options{})
 	}
@@ -34,7 +41,7 @@ func main() {
 // run is the whole program; it returns the exit code. It serves until ctx
 // is done (SIGINT or SIGTERM in main).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "healthcheck" {
+	if len(args) > 0 && (args[0] == "healthcheck" || args[0] == "readyz") { // readyz: Mailpit's name, in Compose files written for it
 		return healthcheck(getenv, stderr)
 	}
 	for _, a := range args {
@@ -71,6 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, line := range srv.Banner() {
 		fmt.Fprintln(stdout, "  "+line)
 	}
+	log.Info("web inbox and API", "url", srv.InboxURL()) // for logs that never see the banner (docker logs, CI)
 	code := 0
 	select {
 	case <-ctx.Done():
@@ -86,6 +94,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("shutdown", "err", err)
 	}
 	return code
+}
+
+// sendmailMode runs `mailsink sendmail ...`, or the binary invoked through a
+// link named sendmail (so it can be /usr/sbin/sendmail), and reports
+// whether it did.
+func sendmailMode(ctx context.Context, argv []string) (int, bool) {
+	env := sendmail.Env{Name: "sendmail", Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now}
+	switch {
+	case len(argv) > 0 && filepath.Base(argv[0]) == "sendmail":
+		argv = argv[1:]
+	case len(argv) > 1 && argv[1] == "sendmail":
+		env.Name, argv = "mailsink sendmail", argv[2:]
+	default:
+		return 0, false
+	}
+	env.Hostname, _ = os.Hostname() // "" becomes localhost
+	env.User = loginName()
+	return sendmail.Run(ctx, argv, env), true
+}
+
+// loginName is the invoking user's name, for the default sender; a
+// container's user may have no passwd entry.
+func loginName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	for _, v := range []string{"LOGNAME", "USER"} {
+		if n := os.Getenv(v); n != "" {
+			return n
+		}
+	}
+	return "nobody"
 }
 
 // shutdownGrace bounds a shutdown: new transactions are refused at once,

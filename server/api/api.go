@@ -34,6 +34,12 @@ type Options struct {
 	// Listeners lists and pauses the SMTP ports (/api/v1/listeners); nil:
 	// none are shown.
 	Listeners Listeners
+
+	// POST /api/v1/send holds messages to the SMTP listeners' limits
+	// (0: none) and names its Message-IDs after Hostname.
+	MaxMessageSize int64
+	MaxRecipients  int
+	Hostname       string
 }
 
 // Listeners is the SMTP side as the API controls it: to simulate an
@@ -73,9 +79,16 @@ func New(store *storage.Store, opts Options) *API {
 		opts.Faults = faults.NewSet()
 	}
 	a := &API{store: store, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: opts.Now()}
-	h := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
+	// h registers a route; bodyLimit replaces maxBody (0: no limit).
+	h := func(pattern string, fn func(http.ResponseWriter, *http.Request) error, bodyLimit ...int64) {
+		limit := int64(maxBody)
+		if len(bodyLimit) > 0 {
+			limit = bodyLimit[0]
+		}
 		a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			if limit > 0 {
+				r.Body = http.MaxBytesReader(w, r.Body, limit)
+			}
 			if err := fn(w, r); err != nil {
 				httperr.Write(w, r, a.log, err)
 			}
@@ -92,6 +105,9 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /api/v1/message/{id}/part/{part}", a.getPart)
 	h("GET /api/v1/message/{id}/links", a.getLinks)
 	h("GET /api/v1/message/{id}/codes", a.getCodes)
+	h("POST /api/v1/send", a.send, a.sendBodyLimit())
+	h("POST /api/v1/message/{id}/release", a.release)
+	h("GET /api/v1/message/{id}/sa-check", a.spamAssassinCheck)
 	h("GET /api/v1/wait", a.wait)
 	h("GET /api/v1/info", a.info)
 	h("GET /api/v1/faults", a.listFaults)
