@@ -73,8 +73,8 @@ func ParseTags(list ...string) []string {
 }
 
 // parseTags is ParseTags, and whether there were more distinct tags than
-// it kept. It stops reading at the first one too many, so a hostile
-// header of a million names costs no more than the first hundred.
+// it kept. It stops at the first one too many: a hostile header costs one
+// pass over it at most, and keeps a hundred names.
 func parseTags(list []string) ([]string, bool) {
 	var out []string
 	var seen map[string]bool
