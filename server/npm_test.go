@@ -37,7 +37,7 @@ var npmFixtures = []struct {
 func TestNPMClients(t *testing.T) {
 	t.Parallel()
 	node := nodeOrSkip(t)
-	for _, script := range []string{"mailpit.test.mjs", "mailhog.test.mjs", "mailpit-send.test.mjs"} {
+	for _, script := range []string{"mailpit.test.mjs", "mailhog.test.mjs", "mailpit-send.test.mjs", "mailpit-tags.test.mjs"} {
 		t.Run(strings.TrimSuffix(script, ".test.mjs"), func(t *testing.T) {
 			t.Parallel()
 			// Each script ends by deleting everything: each has a sink of its own.

@@ -375,6 +375,10 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 	ck.do(apiCall{method: "POST", path: resume, status: 200})
 	ck.do(apiCall{method: "POST", path: pause, body: `{"Mode":"` + strings.Repeat("x", 5<<20) + `"}`, status: 413, docRejects: true})
 	ck.do(apiCall{method: "POST", path: "/api/v1/listeners/1/resume", status: 404})
+	manyTags := `"t0"`                                      // one tag too many for a message
+	for i := range 100 {
+		manyTags += fmt.Sprintf(`,"t%d"`, i+1)
+	}
 
 	calls := []apiCall{
 		// Mailpit lists and searches.
@@ -441,6 +445,23 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "POST", path: "/api/v1/message/nope/release", status: 404},
 		{method: "GET", path: "/api/v1/message/" + attached + "/sa-check", status: 400},
 		{method: "GET", path: "/api/v1/message/nope/sa-check", status: 404},
+		// Tags and the web UI configuration.
+		{method: "PUT", path: "/api/v1/tags", body: `{"IDs":["` + attached + `"],"Tags":["alpha","two words"]}`, status: 200},
+		{method: "GET", path: "/api/v1/tags", status: 200},
+		{method: "GET", path: "/api/v1/search?query=tag:alpha%20is:tagged", status: 200},
+		{method: "GET", path: "/api/v1/info", status: 200},
+		{method: "PUT", path: "/api/v1/tags", body: `{"IDs":"x"}`, status: 400, docRejects: true},
+		{method: "PUT", path: "/api/v1/tags", body: `{"IDs":["x"],"Tags":["` + strings.Repeat(`t","t`, 100) + `"]}`, status: 200},
+		{method: "PUT", path: "/api/v1/tags", body: `{"IDs":["x"],"Tags":[` + manyTags + `]}`, status: 400},
+		{method: "PUT", path: "/api/v1/tags", body: big, status: 413},
+		{method: "PUT", path: "/api/v1/tags/alpha", body: `{"Name":"beta"}`, status: 200},
+		{method: "PUT", path: "/api/v1/tags/beta", body: `{"Name":"Two Words"}`, status: 409},
+		{method: "PUT", path: "/api/v1/tags/beta", body: `{"Name":"###"}`, status: 400},
+		{method: "PUT", path: "/api/v1/tags/nope", body: `{"Name":"x"}`, status: 404},
+		{method: "PUT", path: "/api/v1/tags/beta", body: big, status: 413, docRejects: true},
+		{method: "DELETE", path: "/api/v1/tags/beta", status: 200},
+		{method: "DELETE", path: "/api/v1/tags/beta", status: 404},
+		{method: "GET", path: "/api/v1/webui", status: 200},
 		// Faults and chaos.
 		{method: "POST", path: "/api/v1/faults", body: `[{"ID":"slow","Stage":"mail","Delay":"1ms","Port":1,"Times":2,"Sender":"*@slow.test"},{"Stage":"quit","Probability":0.5,"Delay":0.001}]`, status: 201},
 		{method: "POST", path: "/api/v1/faults", body: `{"Stage":"nowhere","Reply":"550"}`, status: 400, docRejects: true},

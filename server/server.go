@@ -135,7 +135,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("binding HTTP port %s: %w", s.addr(s.cfg.HTTPPort), err)
 	}
 	s.httpCtx, s.httpCancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.ui = webui.New(s.store, webui.Options{AllowedOrigins: s.cfg.AllowedOrigins, Logger: s.log})
+	s.ui = webui.New(s.store, webui.Options{AllowedOrigins: s.cfg.AllowedOrigins, Logger: s.log, Version: Version})
 	mux := http.NewServeMux()
 	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults, Listeners: listenerControl{s.listeners},
 		MaxMessageSize: s.cfg.MaxMessageSize, MaxRecipients: s.cfg.MaxRecipients, Hostname: s.cfg.Hostname})

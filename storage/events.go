@@ -11,14 +11,16 @@ const (
 	EventTruncate EventType = "truncate" // everything was deleted; IDs lists it
 	EventEvict    EventType = "evict"    // IDs were evicted to respect the limits
 	EventUpdate   EventType = "update"   // IDs were marked Read (or unread)
+	EventTags     EventType = "tags"     // IDs' tags changed; Tags holds each one's new list
 )
 
 // Event is one change to the store.
 type Event struct {
 	Type    EventType
-	Message *Message // EventNew
-	IDs     []string // the other types
-	Read    bool     // EventUpdate
+	Message *Message   // EventNew
+	IDs     []string   // the other types
+	Read    bool       // EventUpdate
+	Tags    [][]string // EventTags: Tags[i] is IDs[i]'s tags after the change, sorted; [] for none
 
 	Transcript *Transcript // EventSessionStart, EventSessionEnd: a copy
 }

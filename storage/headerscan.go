@@ -7,7 +7,7 @@ import (
 
 // summaryFields are the header fields summarize needs; their index is
 // where scanHeader puts their values.
-var summaryFields = [...]string{"Message-Id", "Subject", "From", "To", "Cc", "Bcc", "Reply-To"}
+var summaryFields = [...]string{"Message-Id", "Subject", "From", "To", "Cc", "Bcc", "Reply-To", "X-Tags"}
 
 const (
 	fieldMessageID = iota
@@ -17,6 +17,7 @@ const (
 	fieldCc
 	fieldBcc
 	fieldReplyTo
+	fieldXTags // Mailpit's tags header: found by the same scan, so untagged mail pays nothing more
 )
 
 // scanHeader finds the first value of each summary field in raw's header

@@ -45,7 +45,7 @@ type Delivery struct {
 }
 
 // Message is one captured message. Its raw bytes, Envelope and delivery
-// never change after Add; Read is guarded by the store. Its strings other
+// never change after Add; Read and its tags are guarded by the store. Its strings other
 // than ID share memory with the raw bytes (pack.go): keeping one long after
 // the message is gone keeps that memory too.
 type Message struct {
@@ -55,6 +55,9 @@ type Message struct {
 	toKey string
 	read  atomic.Bool // written only under the store lock, read anywhere
 	seq   uint64      // arrival order, strictly increasing
+	// tags is nil for a message without tags (most): see tags.go. Like
+	// read, it is written only under the store lock and read anywhere.
+	tags atomic.Pointer[[]string]
 
 	ID string
 	// raw is the message as received. Nothing writes it after Add: the

@@ -89,7 +89,9 @@ func ReadHeader(raw string) textproto.MIMEHeader {
 // summarize fills m.Header from m.raw, which must never change: what the
 // parsers return is kept as the raw bytes it came from wherever they hold
 // it verbatim, and one sender and one To address live inside m (pack.go).
-func (m *Message) summarize() {
+// It returns the X-Tags header's value ("" for none), for the store to
+// give m its tags under its lock.
+func (m *Message) summarize() (xTags string) {
 	h := scanHeader(m.raw)
 	m.Header = HeaderSummary{
 		MessageID: strings.Trim(strings.TrimSpace(h[fieldMessageID]), "<>"),
@@ -103,6 +105,7 @@ func (m *Message) summarize() {
 		m.inlineFrom = from[0]
 		m.Header.From = &m.inlineFrom
 	}
+	return h[fieldXTags]
 }
 
 // parseDate reads a Date header, keeping only what JSON can carry: a zone

@@ -20,7 +20,7 @@ func (e *QueryError) Error() string { return fmt.Sprintf("search query %q: %s", 
 // a leading - or ! negates a term. Matching is case-insensitive substring.
 //
 //	from: to: cc: bcc: reply-to: addressed: subject: message-id:
-//	is:read is:unread has:attachment has:inline
+//	is:read is:unread is:tagged has:attachment has:inline tag:NAME
 //	before:DATE after:DATE larger:SIZE smaller:SIZE
 //	port:N (listener port) auth:USER (SMTP AUTH user)
 //	dkim:pass dkim:fail dkim:none (checked on first need) and free text
@@ -28,7 +28,9 @@ func (e *QueryError) Error() string { return fmt.Sprintf("search query %q: %s", 
 // to: also matches envelope recipients and from: the envelope sender, so
 // Bcc and envelope-only addresses can be asserted. Dates are YYYY-MM-DD,
 // RFC 3339 or a duration back from now such as 10m; loc is used for dates
-// without a zone. An empty query matches everything.
+// without a zone. tag: matches a whole tag name, ignoring case, as Mailpit
+// does (quote a name with spaces: tag:"two words"). An empty query matches
+// everything.
 func ParseQuery(q string, now time.Time, loc *time.Location) (Filter, error) {
 	tokens, err := tokenize(q)
 	if err != nil {
@@ -142,9 +144,9 @@ func positiveTerm(tok string, now time.Time, loc *time.Location) (Filter, error)
 		case "unread":
 			return func(m *Message) bool { return !m.Read() }, nil
 		case "tagged":
-			return func(*Message) bool { return false }, nil
+			return func(m *Message) bool { return m.tags.Load() != nil }, nil
 		}
-		return nil, fmt.Errorf("is:%s: want is:read or is:unread", val)
+		return nil, fmt.Errorf("is:%s: want is:read, is:unread or is:tagged", val)
 	case "has":
 		switch v {
 		case "attachment", "attachments":
@@ -180,7 +182,8 @@ func positiveTerm(tok string, now time.Time, loc *time.Location) (Filter, error)
 	case "auth":
 		return func(m *Message) bool { return strings.EqualFold(m.delivery.AuthUser, val) }, nil
 	case "tag":
-		return func(*Message) bool { return false }, nil // mailsink has no tags
+		name := strings.Join(strings.Fields(val), " ") // Mailpit collapses white space
+		return func(m *Message) bool { return m.HasTag(name) }, nil
 	}
 	return nil, fmt.Errorf("%s: unsupported", key)
 }

@@ -68,7 +68,7 @@ func TestParseQuery(t *testing.T) {
 func TestParseQueryErrors(t *testing.T) {
 	for q, want := range map[string]string{
 		`subject:"open`:  "unterminated quote",
-		"is:sometimes":   "is:read or is:unread",
+		"is:sometimes":   "is:read, is:unread or is:tagged",
 		"has:kids":       "has:attachment",
 		"before:someday": "not a date",
 		"larger:huge":    "not a size",

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,7 @@ type Stats struct {
 	AcceptedBytes int64  // raw bytes ever added
 	Deleted       uint64 // messages removed by a delete call
 	Evicted       uint64 // messages removed to respect Limits
+	Rejected      uint64 // messages refused at or after DATA (see CountRejected)
 }
 
 // Store is an in-memory, concurrency-safe message store, oldest first.
@@ -44,6 +46,8 @@ type Store struct {
 
 	slabs      slabs
 	deliveries map[string]*Delivery // by session ID: see shared
+	tags       map[string]*tagEntry // by lowercased name (tags.go); nil until a message has tags
+	rejected   atomic.Uint64        // see CountRejected: counted without the lock
 	hub        hub
 	sessions   SessionLog
 	parsed     parseCache
@@ -92,7 +96,10 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 		d.Received = s.now()
 	}
 	m := &Message{raw: append(s.slabs.alloc(len(raw)), raw...), received: d.Received, cache: &s.parsed}
-	m.summarize()
+	var tags []string
+	if xTags := m.summarize(); xTags != "" { // tags are rare: untagged mail never gets here
+		tags = ParseTags(decodeHeader(xTags))
+	}
 	// The ID is its own string: other records (transcripts) keep IDs of
 	// messages long gone, and must not keep their slabs.
 	m.ID = newID()
@@ -117,13 +124,16 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	// What the byte limit counts: everything the message keeps, not only
 	// its raw bytes (an envelope of 1,000 long recipients outweighs a small
 	// message many times over).
-	m.kept = int64(len(raw) + size + len(m.toKey) + 16*len(env.To) + len(d.Helo) + len(d.AuthUser) + len(d.ClientAddr) + messageOverhead)
+	m.kept = int64(len(raw) + size + len(m.toKey) + 16*len(env.To) + len(d.Helo) + len(d.AuthUser) + len(d.ClientAddr) + 16*len(tags) + messageOverhead)
 	if s.limits.MaxBytes > 0 && m.kept > s.limits.MaxBytes {
 		return nil, fmt.Errorf("adding a %d-byte message (%d bytes kept): %w", len(raw), m.kept, ErrTooLarge)
 	}
 
 	s.mu.Lock()
 	m.delivery = s.shared(d)
+	if tags != nil {
+		s.tagLocked(m, tags)
+	}
 	s.seq++
 	m.seq = s.seq
 	var evicted []string
@@ -165,6 +175,9 @@ const messageOverhead = 512
 func (s *Store) forget(m *Message) {
 	s.parsed.forget(m)
 	delete(s.byID, m.ID)
+	if t := m.Tags(); t != nil {
+		s.untagLocked(t)
+	}
 	s.bytes -= m.kept
 	if !m.read.Load() {
 		s.unread--
@@ -358,8 +371,14 @@ func (s *Store) Stats() Stats {
 	defer s.mu.RUnlock()
 	st := s.stats
 	st.Total, st.Unread, st.Bytes = len(s.msgs), s.unread, s.bytes
+	st.Rejected = s.rejected.Load()
 	return st
 }
+
+// CountRejected counts a message the SMTP side refused at or after DATA
+// (too big for the store, a fault rule's reply, the in-flight limit, a
+// broken transfer): Mailpit's SMTPRejected. It takes no lock.
+func (s *Store) CountRejected() { s.rejected.Add(1) }
 
 // Count returns how many messages f selects (nil: all) and the arrival
 // sequence number of the newest message at that moment, so a caller that

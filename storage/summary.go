@@ -46,7 +46,7 @@ func (m *Message) Summary() Summary {
 		Subject:     h.Subject,
 		Created:     m.received,
 		Username:    m.delivery.AuthUser,
-		Tags:        []string{},
+		Tags:        nonNilTags(m.Tags()),
 		Size:        len(m.raw),
 		Attachments: d.Attachments,
 		Snippet:     d.Snippet,

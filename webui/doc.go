@@ -1,7 +1,7 @@
 // Package webui owns the browser inbox: the static HTML, CSS and JavaScript
 // modules embedded in the binary, the sandboxed rendering of a message's
 // HTML body under /view/, and the /api/events WebSocket that streams store
-// events to open tabs.
+// events to open tabs as Mailpit's frames.
 //
 // It reads the store directly and never imports the JSON API (server/api)
 // or any transport of mail: the browser calls /api/v1/ for data, which the

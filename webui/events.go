@@ -25,21 +25,36 @@ type frame struct {
 	Data any
 }
 
-type idsData struct {
-	ID  string `json:",omitempty"` // set when exactly one ID, as Mailpit sends it
-	IDs []string
-}
+// The Data of Mailpit's frames (its websocket broadcasts): one "update"
+// or "delete" frame per message, as Mailpit sends them.
+type (
+	readData struct {
+		ID   string
+		Read bool
+	}
+	tagsData struct {
+		ID   string
+		Tags []string
+	}
+	deleteData struct{ ID string }
+	statsData  struct {
+		Total   int
+		Unread  int
+		Version string
+	}
+	// pruneData is what mailsink adds to Mailpit's "prune" (whose Data is
+	// null: reload the list) when it knows what went: the IDs, and why
+	// ("evicted" to respect the store limits, or "deleted").
+	pruneData struct {
+		IDs    []string
+		Reason string
+	}
+)
 
-type updateData struct {
-	ID   string `json:",omitempty"`
-	IDs  []string
-	Read bool
-}
-
-type statsData struct {
-	Total  int
-	Unread int
-}
+// maxPerMessageFrames is how many messages one change may touch and still
+// be sent as a frame per message (Mailpit's cut-off for a search delete);
+// beyond it one "prune" frame tells the client to reload.
+const maxPerMessageFrames = 200
 
 // checkOrigin allows non-browser clients (no Origin), the same origin, and
 // the configured extra origins.
@@ -146,7 +161,7 @@ func (h *Handler) writeLoop(r *http.Request, conn *websocket.Conn, sub *storage.
 	}
 	writeStats := func() error {
 		st := h.store.Stats()
-		return write(frame{Type: "stats", Data: statsData{Total: st.Total, Unread: st.Unread}})
+		return write(frame{Type: "stats", Data: statsData{Total: st.Total, Unread: st.Unread, Version: h.opts.Version}})
 	}
 	if err := writeStats(); err != nil {
 		return closeReason{}, err
@@ -160,8 +175,10 @@ func (h *Handler) writeLoop(r *http.Request, conn *websocket.Conn, sub *storage.
 				}
 				return closeReason{websocket.CloseGoingAway, "subscription closed"}, nil
 			}
-			if err := write(frameOf(e)); err != nil {
-				return closeReason{}, err
+			for _, f := range framesOf(e) {
+				if err := write(f); err != nil {
+					return closeReason{}, err
+				}
 			}
 			if stats == nil && e.Transcript == nil { // sessions do not change the counts
 				stats = time.After(h.opts.StatsInterval)
@@ -185,28 +202,44 @@ func (h *Handler) writeLoop(r *http.Request, conn *websocket.Conn, sub *storage.
 	}
 }
 
-func frameOf(e storage.Event) frame {
-	one := func(ids []string) string {
-		if len(ids) == 1 {
-			return ids[0]
+// framesOf turns a store event into Mailpit's frames.
+func framesOf(e storage.Event) []frame {
+	perMessage := func(typ string, data func(i int, id string) any) []frame {
+		out := make([]frame, len(e.IDs))
+		for i, id := range e.IDs {
+			out[i] = frame{Type: typ, Data: data(i, id)}
 		}
-		return ""
+		return out
 	}
+	many := len(e.IDs) > maxPerMessageFrames
 	switch e.Type {
 	case storage.EventNew:
-		return frame{Type: "new", Data: e.Message.Summary()}
+		return []frame{{Type: "new", Data: e.Message.Summary()}}
 	case storage.EventTruncate:
-		return frame{Type: "truncate", Data: nil}
+		return []frame{{Type: "truncate", Data: nil}}
 	case storage.EventUpdate:
-		return frame{Type: "update", Data: updateData{ID: one(e.IDs), IDs: e.IDs, Read: e.Read}}
+		if many {
+			return []frame{{Type: "prune", Data: nil}}
+		}
+		return perMessage("update", func(_ int, id string) any { return readData{ID: id, Read: e.Read} })
+	case storage.EventTags:
+		if many {
+			return []frame{{Type: "prune", Data: nil}}
+		}
+		return perMessage("update", func(i int, id string) any { return tagsData{ID: id, Tags: e.Tags[i]} })
+	case storage.EventDelete:
+		if many {
+			return []frame{{Type: "prune", Data: pruneData{IDs: e.IDs, Reason: "deleted"}}}
+		}
+		return perMessage("delete", func(_ int, id string) any { return deleteData{ID: id} })
 	case storage.EventEvict:
-		return frame{Type: "evict", Data: idsData{IDs: e.IDs}}
+		return []frame{{Type: "prune", Data: pruneData{IDs: e.IDs, Reason: "evicted"}}}
 	case storage.EventSessionStart, storage.EventSessionEnd:
 		// The API's summary of a session, without its lines (hundreds,
 		// maybe): the inbox fetches them for the session it opens.
-		return frame{Type: "session", Data: api.TranscriptOf(e.Transcript, false)}
-	default: // storage.EventDelete, and any type added later: the client reloads
-		return frame{Type: string(e.Type), Data: idsData{ID: one(e.IDs), IDs: e.IDs}}
+		return []frame{{Type: "session", Data: api.TranscriptOf(e.Transcript, false)}}
+	default: // a type added later: Mailpit's way to say "reload"
+		return []frame{{Type: "prune", Data: nil}}
 	}
 }
 

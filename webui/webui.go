@@ -30,6 +30,7 @@ type Options struct {
 	// request without Origin (not a browser) are always allowed.
 	AllowedOrigins []string
 	Logger         *slog.Logger
+	Version        string // sent in "stats" frames, as Mailpit sends its own
 
 	PingPeriod    time.Duration // WebSocket ping interval; default 30s
 	WriteTimeout  time.Duration // deadline of one WebSocket write; default 10s

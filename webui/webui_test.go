@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -276,66 +278,81 @@ func next(t *testing.T, c *websocket.Conn, typ string) json.RawMessage {
 	}
 }
 
+// same reports whether two JSON texts are the same value.
+func same(a, b []byte) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
+}
+
+// expect reads up to the next frame of type typ and checks its Data is
+// the JSON want: Mailpit's shapes, key for key.
+func expect(t *testing.T, c *websocket.Conn, typ, want string) {
+	t.Helper()
+	if got := next(t, c, typ); !same(got, []byte(want)) {
+		t.Fatalf("%s frame Data = %s, want %s", typ, got, want)
+	}
+}
+
 func TestEventsFrames(t *testing.T) {
 	t.Parallel()
-	ui := newUI(t, webui.Options{StatsInterval: 10 * time.Millisecond})
+	ui := newUI(t, webui.Options{StatsInterval: 10 * time.Millisecond, Version: "9.9.9"})
 	c, _, err := dial(t, ui, ui.srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stats struct{ Total, Unread int }
-	if err := json.Unmarshal(next(t, c, "stats"), &stats); err != nil || stats.Total != 0 {
-		t.Fatalf("first stats = %+v, %v", stats, err)
-	}
+	expect(t, c, "stats", `{"Total":0,"Unread":0,"Version":"9.9.9"}`)
 
 	m := add(t, ui.store, readMail(t, "03-mixed-attachments.eml"))
 	var sum storage.Summary
 	if err := json.Unmarshal(next(t, c, "new"), &sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum.ID != m.ID || sum.Subject != m.Header.Subject || sum.Attachments == 0 || sum.Delivery.Port != 2525 || sum.Read {
+	if sum.ID != m.ID || sum.Subject != m.Header.Subject || sum.Attachments == 0 || sum.Delivery.Port != 2525 || sum.Read || sum.Tags == nil {
 		t.Errorf("new frame = %+v", sum)
 	}
-	if err := json.Unmarshal(next(t, c, "stats"), &stats); err != nil || stats != (struct{ Total, Unread int }{1, 1}) {
-		t.Errorf("stats after new = %+v, %v", stats, err)
-	}
+	expect(t, c, "stats", `{"Total":1,"Unread":1,"Version":"9.9.9"}`)
 
+	// Mailpit's update frames: one per message, read state or tags.
+	q := func(s string) string { return strconv.Quote(s) }
 	ui.store.SetRead(nil, true)
-	var upd struct {
-		ID   string
-		IDs  []string
-		Read bool
+	expect(t, c, "update", `{"ID":`+q(m.ID)+`,"Read":true}`)
+	if _, err := ui.store.SetTags([]string{m.ID}, []string{"beta", "Alpha"}); err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal(next(t, c, "update"), &upd); err != nil || upd.ID != m.ID || !upd.Read || len(upd.IDs) != 1 {
-		t.Errorf("update frame = %+v, %v", upd, err)
+	expect(t, c, "update", `{"ID":`+q(m.ID)+`,"Tags":["Alpha","beta"]}`)
+	if _, err := ui.store.RenameTag("alpha", "zeta"); err != nil {
+		t.Fatal(err)
 	}
+	expect(t, c, "update", `{"ID":`+q(m.ID)+`,"Tags":["beta","zeta"]}`)
+	if _, err := ui.store.SetTags([]string{m.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, c, "update", `{"ID":`+q(m.ID)+`,"Tags":[]}`)
 
 	ui.store.Delete(m.ID)
-	var del struct {
-		ID  string
-		IDs []string
-	}
-	if err := json.Unmarshal(next(t, c, "delete"), &del); err != nil || del.ID != m.ID || len(del.IDs) != 1 || del.IDs[0] != m.ID {
-		t.Errorf("delete frame = %+v, %v", del, err)
-	}
-
+	expect(t, c, "delete", `{"ID":`+q(m.ID)+`}`)
 	a, b := add(t, ui.store, readMail(t, "01-plain-ascii.eml")), add(t, ui.store, readMail(t, "01-plain-ascii.eml"))
 	ui.store.Delete(a.ID, b.ID)
-	next(t, c, "new")
-	next(t, c, "new")
-	del.ID, del.IDs = "", nil
-	if err := json.Unmarshal(next(t, c, "delete"), &del); err != nil || del.ID != "" || len(del.IDs) != 2 {
-		t.Errorf("two-ID delete frame = %+v, %v", del, err)
+	expect(t, c, "delete", `{"ID":`+q(a.ID)+`}`)
+	expect(t, c, "delete", `{"ID":`+q(b.ID)+`}`)
+
+	// Past 200 messages, one prune: reload (with what went, for a delete).
+	var ids []string
+	for range 201 {
+		ids = append(ids, add(t, ui.store, readMail(t, "01-plain-ascii.eml")).ID)
 	}
+	ui.store.SetRead(nil, true)
+	expect(t, c, "prune", `null`)
+	ui.store.DeleteMatching(func(*storage.Message) bool { return true })
+	idsJSON, _ := json.Marshal(ids)
+	expect(t, c, "prune", `{"IDs":`+string(idsJSON)+`,"Reason":"deleted"}`)
 
 	add(t, ui.store, readMail(t, "01-plain-ascii.eml"))
 	ui.store.DeleteMatching(nil)
-	next(t, c, "new")
-	if data := next(t, c, "truncate"); string(data) != "null" {
-		t.Errorf("truncate Data = %s", data)
-	}
+	expect(t, c, "truncate", `null`)
 }
 
+// Eviction is Mailpit's "prune", with the IDs the inbox needs.
 func TestEventsEvict(t *testing.T) {
 	t.Parallel()
 	ui := newUIWith(t, storage.New(storage.Limits{MaxMessages: 1}), webui.Options{})
@@ -345,10 +362,7 @@ func TestEventsEvict(t *testing.T) {
 	}
 	first := add(t, ui.store, readMail(t, "01-plain-ascii.eml"))
 	add(t, ui.store, readMail(t, "01-plain-ascii.eml"))
-	var ev struct{ IDs []string }
-	if err := json.Unmarshal(next(t, c, "evict"), &ev); err != nil || len(ev.IDs) != 1 || ev.IDs[0] != first.ID {
-		t.Errorf("evict frame = %+v, %v", ev, err)
-	}
+	expect(t, c, "prune", `{"IDs":[`+strconv.Quote(first.ID)+`],"Reason":"evicted"}`)
 }
 
 // A tab that stops reading must not slow capture: the store drops its

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"net/textproto"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,6 +111,11 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /api/v1/message/{id}/sa-check", a.spamAssassinCheck)
 	h("GET /api/v1/wait", a.wait)
 	h("GET /api/v1/info", a.info)
+	h("GET /api/v1/webui", a.webUI)
+	h("GET /api/v1/tags", a.getTags)
+	h("PUT /api/v1/tags", a.setTags)
+	h("PUT /api/v1/tags/{tag}", a.renameTag)
+	h("DELETE /api/v1/tags/{tag}", a.deleteTag)
 	h("GET /api/v1/faults", a.listFaults)
 	h("POST /api/v1/faults", a.addFaults)
 	h("DELETE /api/v1/faults", a.deleteFaults)
@@ -182,7 +188,7 @@ func (a *API) summary(p storage.Page, start int) apitypes.MessagesSummary {
 	out := apitypes.MessagesSummary{
 		Total: st.Total, Unread: st.Unread, Count: len(p.Messages),
 		MessagesCount: p.Matched, MessagesUnread: p.Unread, Start: start,
-		Tags: []string{}, Messages: make([]apitypes.Summary, 0, len(p.Messages)), Evicted: st.Evicted,
+		Tags: a.store.TagNames(), Messages: make([]apitypes.Summary, 0, len(p.Messages)), Evicted: st.Evicted,
 	}
 	for _, m := range p.Messages {
 		out.Messages = append(out.Messages, summaryOf(m.Summary()))
@@ -344,7 +350,7 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 	out := apitypes.Message{
 		ID: m.ID, MessageID: s.MessageID, Read: true, From: addressOf(s.From),
 		To: addresses(s.To), Cc: addresses(s.Cc), Bcc: addresses(s.Bcc), ReplyTo: addresses(s.ReplyTo),
-		ReturnPath: p.ReturnPath, Subject: s.Subject, Date: date, Tags: []string{}, Username: s.Username,
+		ReturnPath: p.ReturnPath, Subject: s.Subject, Date: date, Tags: s.Tags, Username: s.Username,
 		Text: p.Text, HTML: p.HTML, Size: s.Size, Inline: attachments(p.Inline), Attachments: attachments(p.Attachments),
 		Envelope: apitypes.Envelope(s.Envelope), Delivery: apitypes.Delivery(s.Delivery), Errors: p.Errors,
 		ListUnsubscribe: apitypes.ListUnsubscribe{Links: []string{}},
@@ -450,13 +456,17 @@ func (a *API) getPart(w http.ResponseWriter, r *http.Request) error {
 func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 	st := a.store.Stats()
 	var out apitypes.Info
-	out.Version = a.opts.Version
-	out.Messages, out.Unread, out.Tags, out.StoreBytes = st.Total, st.Unread, map[string]int{}, st.Bytes
+	out.Version, out.LatestVersion, out.Database, out.DatabaseSize = a.opts.Version, "disabled", ":memory:", st.Bytes
+	out.Messages, out.Unread, out.Tags, out.StoreBytes = st.Total, st.Unread, a.store.TagCounts(), st.Bytes
 	out.RuntimeStats.Uptime = int(time.Since(a.started).Seconds())
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem) // stops the world for microseconds: fine for an info call
+	out.RuntimeStats.Memory = mem.Sys - mem.HeapReleased
 	out.RuntimeStats.MessagesDeleted = st.Deleted
 	out.RuntimeStats.MessagesEvicted = st.Evicted
 	out.RuntimeStats.SMTPAccepted = st.Accepted
 	out.RuntimeStats.SMTPAcceptedSize = st.AcceptedBytes
+	out.RuntimeStats.SMTPRejected = st.Rejected
 	lim := a.store.Limits()
 	out.StoreLimits.MaxMessages, out.StoreLimits.MaxBytes = lim.MaxMessages, lim.MaxBytes
 	out.Listeners = a.listeners()

@@ -1,5 +1,5 @@
 // Package api owns mailsink's JSON HTTP API under /api/v1/: listing,
-// reading, searching, waiting for and deleting captured mail. Paths and
+// reading, searching, tagging, waiting for and deleting captured mail. Paths and
 // field names follow Mailpit's API v1 so Mailpit clients work unchanged;
 // mailsink's additions (envelope, delivery facts, wait) sit beside them.
 //

@@ -109,7 +109,7 @@ func (a *API) extend(out apitypes.MessagesSummary, fresh []*storage.Message, lim
 // on sub's events until count is reached or ctx ends; it returns the count
 // when it stopped and closes sub. fresh are the matching arrivals, oldest
 // first; exact is false if anything but arrivals happened (a delete, an
-// eviction, a read flag, a subscription dropped for falling behind), after
+// eviction, a read flag or tags, a subscription dropped for falling behind), after
 // which n was recounted and fresh is not the whole story.
 func (a *API) waitFor(ctx context.Context, sub *storage.Subscription, f storage.Filter, count, n int, seen uint64) (matched int, fresh []*storage.Message, exact bool, err error) {
 	defer func() { sub.Close() }()
@@ -129,7 +129,8 @@ func (a *API) waitFor(ctx context.Context, sub *storage.Subscription, f storage.
 					n++
 					fresh = append(fresh, e.Message)
 				}
-			case e.Type == storage.EventDelete, e.Type == storage.EventTruncate, e.Type == storage.EventEvict, e.Type == storage.EventUpdate:
+			case e.Type == storage.EventDelete, e.Type == storage.EventTruncate, e.Type == storage.EventEvict, e.Type == storage.EventUpdate,
+				e.Type == storage.EventTags: // a tag: search can now match (or no longer)
 				n, seen = a.store.Count(f)
 				exact = false
 			}

@@ -18,12 +18,13 @@ import (
 	"github.com/mailsink/mailsink/storage"
 )
 
-// Deliverer takes accepted messages and keeps session transcripts. Add must
-// copy raw: the session reuses its buffer for the next message.
-// *storage.Store is one.
+// Deliverer takes accepted messages, keeps session transcripts and counts
+// messages refused. Add must copy raw: the session reuses its buffer for
+// the next message. *storage.Store is one.
 type Deliverer interface {
 	Add(raw []byte, env storage.Envelope, d storage.Delivery) (*storage.Message, error)
 	Sessions() *storage.SessionLog
+	CountRejected() // a message refused at or after DATA
 }
 
 // Options are the settings every listener shares.

@@ -226,10 +226,15 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
-func (s *session) Data(r io.Reader) error {
+func (s *session) Data(r io.Reader) (err error) {
 	// No shutdown check here: go-smtp has sent 354 before calling Data, so
 	// a client reaching it is transferring a message, which may finish (its
 	// MAIL and RCPT came before the signal, or were refused).
+	defer func() {
+		if err != nil { // not stored: Mailpit's SMTPRejected in /api/v1/info
+			s.l.store.CountRejected()
+		}
+	}()
 	s.c.enterData()
 	defer s.c.leaveData()
 	// A BDAT transfer's Data runs on a goroutine of its own while go-smtp's

@@ -75,6 +75,16 @@ export async function setRead(ids, read) {
   await req('PUT', 'api/v1/messages', ids && ids.length ? { IDs: ids, Read: read } : { Read: read });
 }
 
+// tags lists every tag in the store, sorted.
+export async function tags() {
+  return (await req('GET', 'api/v1/tags')).json();
+}
+
+// setTags replaces the tags of ids (Mailpit's PUT /api/v1/tags); none removes them.
+export async function setTags(ids, tags) {
+  await req('PUT', 'api/v1/tags', { IDs: ids, Tags: tags });
+}
+
 export const sessionURL = (id) => `api/v1/session/${enc(id)}`;
 
 // sessions lists transcript summaries newest first, without their lines

@@ -12,6 +12,8 @@ const state = {
   view: 'messages', // or 'sessions'
   query: '',        // what the user typed in the Messages view
   port: '',         // listener port filter, '' for all (both views)
+  tag: '',          // tag filter, '' for all (Messages view): tag:"..." in the query
+  tags: [],         // every tag in the store, sorted (GET /api/v1/tags)
   start: 0,
   messages: [],     // summaries on this page, newest first
   matched: 0,       // messages matching the query, over all pages
@@ -37,7 +39,10 @@ const state = {
   sessOpenT: null,  // it, with its lines
 };
 
-const fullQuery = () => [state.query.trim(), state.port ? `port:${state.port}` : ''].filter(Boolean).join(' ');
+const fullQuery = () => [state.query.trim(), state.port ? `port:${state.port}` : '', state.tag ? tagTerm(state.tag) : ''].filter(Boolean).join(' ');
+// tagTerm searches for one tag: quoted, since names may hold spaces (a
+// name never holds a quote: the server keeps letters, digits, space - _ . @).
+const tagTerm = (name) => `tag:"${name}"`;
 const indexOf = (id) => state.messages.findIndex((m) => m.ID === id);
 
 // ---------- loading ----------
@@ -58,6 +63,7 @@ async function load() {
     state.unread = res.unread ?? state.unread;
     state.loaded = true;
     state.messages.forEach(notePort);
+    syncOpen();
     const replay = pending;
     pending = null;
     for (const f of replay) apply(f);
@@ -78,6 +84,74 @@ async function load() {
 function reloadSoon() {
   if (reloadTimer) return;
   reloadTimer = setTimeout(() => { reloadTimer = 0; load(); }, 300);
+}
+
+// syncOpen takes the open message's read state and tags from the listing,
+// after a reload that a "prune" frame (no details) asked for.
+function syncOpen() {
+  const m = state.openMsg && state.messages.find((x) => x.ID === state.openMsg.ID);
+  if (!m) return;
+  state.openMsg.Read = m.Read;
+  renderReadButton();
+  if (!sameTags(state.openMsg.Tags, m.Tags)) {
+    state.openMsg.Tags = m.Tags || [];
+    renderMessageTags();
+  }
+}
+
+// ---------- tags ----------
+
+let tagsTimer = 0;
+let tagsSeq = 0;
+
+// loadTags fetches the store's tags for the filter, at most every 300ms.
+function loadTagsSoon() {
+  if (tagsTimer) return;
+  tagsTimer = setTimeout(() => { tagsTimer = 0; loadTags(); }, 300);
+}
+
+async function loadTags() {
+  const seq = ++tagsSeq;
+  try {
+    const tags = await api.tags();
+    if (seq !== tagsSeq) return;
+    state.tags = Array.isArray(tags) ? tags : [];
+    renderTagFilter();
+  } catch {
+    // The filter keeps what it had; the next change or reconnect retries.
+  }
+}
+
+const sameTags = (a, b) => (a || []).join('\n') === (b || []).join('\n');
+
+// renderTagFilter lists the store's tags, and the chosen one even when no
+// message carries it any more, so the choice stays visible.
+function renderTagFilter() {
+  const sel = $('tag');
+  const names = [...state.tags];
+  if (state.tag && !names.some((t) => t.toLowerCase() === state.tag.toLowerCase())) names.push(state.tag);
+  sel.replaceChildren(h('option', { value: '', text: 'All tags' }), ...names.map((t) => h('option', { value: t, text: t })));
+  sel.value = state.tag;
+  sel.hidden = state.view !== 'messages' || names.length === 0;
+}
+
+// filterTag shows the messages with one tag (a click on a tag).
+function filterTag(name) {
+  if (state.view !== 'messages') setView('messages');
+  state.tag = name;
+  renderTagFilter();
+  state.start = 0;
+  disarm();
+  load();
+}
+
+// tagChips shows tags as buttons that filter by them. Names reach the page
+// as text only.
+function tagChips(tags) {
+  return (tags || []).map((t) => h('button', {
+    type: 'button', class: 'tag', text: t, title: `Show messages tagged “${t}”`, dataset: { tag: t },
+    onclick: (e) => { e.stopPropagation(); filterTag(t); },
+  }));
 }
 
 // ---------- live events ----------
@@ -109,30 +183,49 @@ function apply(f) {
       // Count now; the next stats frame has the store's own numbers.
       state.total++;
       if (!d.Read) state.unread++;
+      if ((d.Tags || []).some((t) => !state.tags.includes(t))) loadTagsSoon();
       break;
-    case 'delete':
-    case 'evict':
-      removeLocal(d.IDs || (d.ID ? [d.ID] : []), f.Type === 'evict' ? 'evicted' : 'deleted');
+    case 'delete': // Mailpit's: one frame per message
+      if (d.ID) removeLocal([d.ID], 'deleted');
+      loadTagsSoon(); // a tag may have gone with it
+      break;
+    case 'prune':
+      // Mailpit's "reload": null, or from mailsink the IDs that went and why.
+      if (d.IDs) removeLocal(d.IDs, d.Reason || 'deleted');
+      else reloadSoon();
+      loadTagsSoon();
       break;
     case 'truncate':
       state.messages = [];
       state.matched = 0;
       state.start = 0;
+      state.tags = [];
+      renderTagFilter();
       if (state.open) closeMessage('All messages were deleted.');
       break;
-    case 'update': {
-      const ids = new Set(d.IDs || (d.ID ? [d.ID] : []));
-      for (const m of state.messages) {
-        if (ids.has(m.ID) && m.Read !== !!d.Read) {
+    case 'update': { // Mailpit's: one message, its read state or its tags
+      const m = state.messages.find((x) => x.ID === d.ID);
+      const open = state.openMsg && state.open === d.ID ? state.openMsg : null;
+      if ('Read' in d) {
+        if (m && m.Read !== !!d.Read) {
           m.Read = !!d.Read;
           state.unread = Math.max(0, state.unread + (m.Read ? -1 : 1));
         }
+        if (open) {
+          open.Read = !!d.Read;
+          renderReadButton();
+        }
+        if (fullQuery().includes('is:')) reloadSoon();
       }
-      if (state.openMsg && ids.has(state.open)) {
-        state.openMsg.Read = !!d.Read;
-        renderReadButton();
+      if (Array.isArray(d.Tags)) {
+        if (m) m.Tags = d.Tags;
+        if (open && !sameTags(open.Tags, d.Tags)) {
+          open.Tags = d.Tags;
+          renderMessageTags();
+        }
+        if (/(^|\s)[-!]?(tag:|is:tagged)/i.test(fullQuery())) reloadSoon();
+        loadTagsSoon();
       }
-      if (fullQuery().includes('is:')) reloadSoon();
       break;
     }
     case 'stats':
@@ -205,7 +298,7 @@ function paint() {
   empty.textContent = q ? 'No messages match this search.' : 'No messages yet. Send mail to any listener and it appears here.';
 }
 
-const rows = new Map(); // ID -> <li>, reused across paints
+const rows = new Map(); // ID -> <li>, reused across paints (rebuilt when its tags change)
 
 function paintList() {
   const list = $('list');
@@ -214,8 +307,11 @@ function paintList() {
   for (const m of state.messages) {
     keep.add(m.ID);
     let li = rows.get(m.ID);
-    if (!li) {
+    if (!li || li.dataset.tags !== (m.Tags || []).join('\n')) {
+      const old = li;
       li = row(m);
+      li.dataset.tags = (m.Tags || []).join('\n');
+      if (old) old.replaceWith(li);
       rows.set(m.ID, li);
     }
     li.classList.toggle('unread', !m.Read);
@@ -244,6 +340,7 @@ function row(m) {
       h('time', { class: 'time', text: when(m.Created), title: fullDate(m.Created), datetime: m.Created })),
     h('div', { class: 'subject-line', text: m.Subject || '(no subject)' }),
     m.Snippet ? h('div', { class: 'snippet', text: m.Snippet }) : null,
+    (m.Tags || []).length ? h('div', { class: 'tags', 'aria-label': 'tags' }, tagChips(m.Tags)) : null,
     h('div', { class: 'row-line sub' },
       h('span', { class: 'to', text: to ? `to ${to}` : '' }),
       port ? h('span', { class: 'port', text: `:${port}`, title: `received on port ${port}` }) : null,
@@ -366,7 +463,9 @@ function renderMessage() {
     ['Date', fullDate(m.Date)],
     ['Size', size(m.Size)],
   ].filter(([, v]) => v);
-  $('m-meta').replaceChildren(...meta.flatMap(([k, v]) => [h('dt', { text: k }), typeof v === 'string' ? h('dd', { text: v }) : v]));
+  $('m-meta').replaceChildren(...meta.flatMap(([k, v]) => [h('dt', { text: k }), typeof v === 'string' ? h('dd', { text: v }) : v]),
+    h('dt', { text: 'Tags' }), h('dd', { id: 'm-tags', class: 'tags' }));
+  renderMessageTags();
   // What the parser could not make sense of is said, not hidden: the raw
   // source (Source tab, download) is always intact.
   const errs = m.Errors || [];
@@ -393,6 +492,39 @@ function longList(list) {
     onclick: () => { dd.replaceChildren(addrList(all)); } });
   dd.append(more);
   return dd;
+}
+
+// renderMessageTags shows the open message's tags, each a filter, and an
+// editor: the names, comma-separated, replace its tags (Mailpit's PUT
+// /api/v1/tags); the change comes back as an "update" frame to every tab.
+function renderMessageTags() {
+  const m = state.openMsg;
+  const dd = $('m-tags');
+  if (!m || !dd) return;
+  const tags = m.Tags || [];
+  const edit = () => {
+    const input = h('input', {
+      type: 'text', id: 'tag-input', class: 'tag-input', value: tags.join(', '), autocomplete: 'off', spellcheck: 'false',
+      'aria-label': 'Tags, comma-separated', placeholder: 'tags, comma-separated',
+    });
+    const save = () => {
+      const names = input.value.split(',').map((t) => t.trim()).filter(Boolean);
+      api.setTags([m.ID], names).then(() => {
+        if (!state.live) load(); // no frame will come: the listing says what the server kept
+      }, (err) => toast(`Tagging failed: ${err.message}`));
+      renderMessageTags();
+    };
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') { e.preventDefault(); save(); }
+      if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); renderMessageTags(); }
+    });
+    dd.replaceChildren(input,
+      h('button', { type: 'button', class: 'btn small', id: 'tag-save', text: 'Save', onclick: save }),
+      h('button', { type: 'button', class: 'link-btn', text: 'Cancel', onclick: () => renderMessageTags() }));
+    input.focus();
+  };
+  dd.replaceChildren(...(tags.length ? tagChips(tags) : [h('span', { class: 'muted', text: 'none' })]),
+    h('button', { type: 'button', class: 'link-btn', id: 'edit-tags', text: tags.length ? 'Edit' : 'Add', onclick: edit }));
 }
 
 function renderReadButton() {
@@ -828,6 +960,7 @@ function setView(v) {
   for (const b of document.querySelectorAll('.view-tab')) b.setAttribute('aria-selected', b.dataset.view === v ? 'true' : 'false');
   $('view-messages').hidden = v !== 'messages';
   $('view-sessions').hidden = v !== 'sessions';
+  renderTagFilter();
   const search = $('search');
   search.value = v === 'messages' ? state.query : state.sessClient;
   search.placeholder = SEARCH[v][0];
@@ -897,6 +1030,7 @@ function setQuery() {
     return;
   }
   state.query = $('search').value;
+  state.tag = $('tag').value;
   state.start = 0;
   load();
   if (portChanged) state.sessLoaded = false;
@@ -1056,6 +1190,7 @@ function init() {
   $('search').addEventListener('input', () => { clearTimeout(typing); typing = setTimeout(setQuery, 250); });
   $('search-form').addEventListener('submit', (e) => { e.preventDefault(); clearTimeout(typing); setQuery(); });
   $('port').addEventListener('change', setQuery);
+  $('tag').addEventListener('change', setQuery);
   $('prev').addEventListener('click', () => page(-1));
   $('next').addEventListener('click', () => page(1));
   $('mark-all-read').addEventListener('click', markAllRead);
@@ -1076,6 +1211,7 @@ function init() {
   // it is shown again, since frames missed while down are not replayed.
   const onOpen = () => {
     load();
+    loadTags();
     if (state.view === 'sessions') loadSessions();
     else state.sessLoaded = false;
   };

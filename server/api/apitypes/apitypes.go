@@ -139,18 +139,24 @@ type Attachment struct {
 	Checksums   struct{ MD5, SHA1, SHA256 string }
 }
 
-// Info is Mailpit's AppInformation subset plus mailsink's store counters.
+// Info is Mailpit's AppInformation plus mailsink's store counters.
 type Info struct {
-	Version      string
-	Messages     int
-	Unread       int
-	Tags         map[string]int
-	RuntimeStats struct {
-		Uptime           int
+	Version       string
+	LatestVersion string // "disabled": mailsink never looks for updates (it fetches nothing from outside)
+	Database      string // ":memory:": mail is kept in memory only
+	DatabaseSize  int64  // bytes the store holds (StoreBytes)
+	Messages      int
+	Unread        int
+	Tags          map[string]int // messages per tag
+	RuntimeStats  struct {
+		Uptime           int    // seconds since start
+		Memory           uint64 // bytes the Go runtime holds from the OS and has not returned
 		MessagesDeleted  uint64
-		MessagesEvicted  uint64
+		MessagesEvicted  uint64 // mailsink: removed to respect the store limits
 		SMTPAccepted     uint64
 		SMTPAcceptedSize int64
+		SMTPRejected     uint64 // messages refused at or after DATA
+		SMTPIgnored      uint64 // always 0: mailsink ignores no duplicates
 	}
 	StoreLimits struct {
 		MaxMessages int
@@ -181,6 +187,39 @@ type Listeners struct {
 // Pause is the optional body of POST /api/v1/listeners/{port}/pause.
 type Pause struct {
 	Mode string // refuse (default), 421 or hang
+}
+
+// WebUIConfig is Mailpit's web UI configuration (GET /api/v1/webui), as
+// mailsink answers it: it relays nothing and runs no spam checks.
+type WebUIConfig struct {
+	Label        string
+	MessageRelay struct {
+		Enabled            bool
+		SMTPServer         string
+		ReturnPath         string
+		AllowedRecipients  string
+		BlockedRecipients  string
+		OverrideFrom       string
+		PreserveMessageIDs bool
+		RecipientAllowlist string // Mailpit's deprecated name of AllowedRecipients
+	}
+	SpamAssassin        bool
+	Rspamd              bool
+	ChaosEnabled        bool
+	DuplicatesIgnored   bool
+	HideDeleteAllButton bool
+}
+
+// SetTagsRequest is the body of PUT /api/v1/tags: Tags replace the tags of
+// the messages IDs names; none removes them.
+type SetTagsRequest struct {
+	IDs  []string
+	Tags []string
+}
+
+// RenameTagRequest is the body of PUT /api/v1/tags/{tag}.
+type RenameTagRequest struct {
+	Name string
 }
 
 // WaitTimeout is the body of a wait that ran out of time (408).
