@@ -135,9 +135,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("binding HTTP port %s: %w", s.addr(s.cfg.HTTPPort), err)
 	}
 	s.httpCtx, s.httpCancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.ui = webui.New(s.store, webui.Options{AllowedOrigins: s.cfg.AllowedOrigins, Logger: s.log, Version: Version})
+	lc := listenerControl{ls: s.listeners}
+	s.ui = webui.New(s.store, webui.Options{AllowedOrigins: s.cfg.AllowedOrigins, Logger: s.log, Version: Version, Listeners: lc.List})
+	lc.changed = s.ui.ListenersChanged
 	mux := http.NewServeMux()
-	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults, Listeners: listenerControl{s.listeners},
+	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults, Listeners: lc,
 		MaxMessageSize: s.cfg.MaxMessageSize, MaxRecipients: s.cfg.MaxRecipients, Hostname: s.cfg.Hostname})
 	mux.Handle("/api/v1/", a)
 	// MailHog's API beside it: /api/v1/messages/{id}... (MailHog) does not

@@ -10,8 +10,12 @@ import (
 	"github.com/mailsink/mailsink/server/smtpd"
 )
 
-// listenerControl is api.Listeners over the server's SMTP listeners.
-type listenerControl struct{ ls []*smtpd.Listener }
+// listenerControl is api.Listeners over the server's SMTP listeners;
+// changed tells the inbox after a pause or resume.
+type listenerControl struct {
+	ls      []*smtpd.Listener
+	changed func()
+}
 
 func (c listenerControl) List() []apitypes.Listener {
 	out := make([]apitypes.Listener, len(c.ls))
@@ -45,6 +49,7 @@ func (c listenerControl) Pause(port int, mode string) error {
 	if err != nil {
 		return err
 	}
+	defer c.changed()
 	return l.Pause(m)
 }
 
@@ -53,6 +58,7 @@ func (c listenerControl) Resume(port int) error {
 	if err != nil {
 		return err
 	}
+	defer c.changed()
 	return l.Resume()
 }
 

@@ -166,8 +166,24 @@ func (h *Handler) writeLoop(r *http.Request, conn *websocket.Conn, sub *storage.
 	if err := writeStats(); err != nil {
 		return closeReason{}, err
 	}
+	// The ports' state, and again whenever one is paused or resumed.
+	changed := h.listenersChanged()
+	writeListeners := func() error {
+		if h.opts.Listeners == nil {
+			return nil
+		}
+		return write(frame{Type: "listeners", Data: h.opts.Listeners()})
+	}
+	if err := writeListeners(); err != nil {
+		return closeReason{}, err
+	}
 	for {
 		select {
+		case <-changed:
+			changed = h.listenersChanged()
+			if err := writeListeners(); err != nil {
+				return closeReason{}, err
+			}
 		case e, ok := <-sub.C:
 			if !ok {
 				if sub.Dropped() {

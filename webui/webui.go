@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/storage"
 )
@@ -31,6 +32,9 @@ type Options struct {
 	AllowedOrigins []string
 	Logger         *slog.Logger
 	Version        string // sent in "stats" frames, as Mailpit sends its own
+	// Listeners reports the SMTP ports and whether each is paused, sent in
+	// "listeners" frames at connect and after ListenersChanged; nil: none.
+	Listeners func() []apitypes.Listener
 
 	PingPeriod    time.Duration // WebSocket ping interval; default 30s
 	WriteTimeout  time.Duration // deadline of one WebSocket write; default 10s
@@ -49,6 +53,9 @@ type Handler struct {
 	mu     sync.Mutex
 	closed bool
 	quit   chan struct{} // closed by Close
+	// listeners is closed, and replaced, when a listener is paused or
+	// resumed: every connection then sends a "listeners" frame.
+	listeners chan struct{}
 	conns  sync.WaitGroup
 }
 
@@ -74,6 +81,8 @@ func New(store *storage.Store, opts Options) *Handler {
 		log:   opts.Logger,
 		mux:   http.NewServeMux(),
 		quit:  make(chan struct{}),
+
+		listeners: make(chan struct{}),
 	}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,
@@ -135,4 +144,19 @@ func uiHeaders(next http.Handler) http.Handler {
 		hd.Set("Cache-Control", "no-cache")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// ListenersChanged tells every open inbox that a listener was paused or
+// resumed.
+func (h *Handler) ListenersChanged() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	close(h.listeners)
+	h.listeners = make(chan struct{})
+}
+
+func (h *Handler) listenersChanged() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.listeners
 }

@@ -106,3 +106,8 @@ export async function session(id) {
 export async function clearSessions() {
   await req('DELETE', 'api/v1/sessions');
 }
+
+// resumeListener ends a simulated outage of the SMTP port.
+export async function resumeListener(port) {
+  await req('POST', `api/v1/listeners/${enc(String(port))}/resume`);
+}

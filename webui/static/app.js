@@ -228,6 +228,9 @@ function apply(f) {
       }
       break;
     }
+    case 'listeners':
+      paintOutage(d || []);
+      return;
     case 'stats':
       state.total = d.Total ?? state.total;
       state.unread = d.Unread ?? state.unread;
@@ -379,6 +382,24 @@ function setLive(s) {
 }
 
 let toastTimer = 0;
+// paintOutage says which SMTP ports are paused (POST
+// /api/v1/listeners/{port}/pause), so nobody wonders why mail stopped.
+const pauseWhat = { refuse: 'refuses connections', 421: 'answers 421 and hangs up', hang: 'accepts connections and never greets' };
+function paintOutage(listeners) {
+  const paused = listeners.filter((l) => l.Paused);
+  const bar = $('outage');
+  bar.hidden = !paused.length;
+  bar.replaceChildren(...paused.map((l) => h('div', { class: 'outage-row', dataset: { port: String(l.Port) } },
+    h('strong', { text: `Port ${l.Port} is paused` }),
+    h('span', { text: ` (simulated outage: it ${pauseWhat[l.PauseMode] || l.PauseMode}) since ${whenExact(l.PausedSince)}. ` }),
+    h('button', {
+      type: 'button', class: 'link', text: 'Resume',
+      onclick: async () => {
+        try { await api.resumeListener(l.Port); } catch (err) { toast(`Could not resume port ${l.Port}: ${err.message}`); }
+      },
+    }))));
+}
+
 function toast(msg) {
   const t = $('toast');
   t.textContent = msg;
