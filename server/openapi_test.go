@@ -375,7 +375,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 	ck.do(apiCall{method: "POST", path: resume, status: 200})
 	ck.do(apiCall{method: "POST", path: pause, body: `{"Mode":"` + strings.Repeat("x", 5<<20) + `"}`, status: 413, docRejects: true})
 	ck.do(apiCall{method: "POST", path: "/api/v1/listeners/1/resume", status: 404})
-	manyTags := `"t0"`                                      // one tag too many for a message
+	manyTags := `"t0"` // one tag too many for a message
 	for i := range 100 {
 		manyTags += fmt.Sprintf(`,"t%d"`, i+1)
 	}

@@ -56,7 +56,7 @@ type Handler struct {
 	// listeners is closed, and replaced, when a listener is paused or
 	// resumed: every connection then sends a "listeners" frame.
 	listeners chan struct{}
-	conns  sync.WaitGroup
+	conns     sync.WaitGroup
 }
 
 var _ http.Handler = (*Handler)(nil)
