@@ -619,12 +619,47 @@ function htmlTab(m) {
   return [bar, frame];
 }
 
+// decodeWords decodes RFC 2047 encoded words (=?utf-8?B?...?=, =?iso-8859-1?Q?...?=)
+// for reading; whitespace between two encoded words goes, as the RFC says.
+// A word in a charset this browser cannot decode, or malformed, stays as
+// written. The Source tab keeps every header raw.
+function decodeWords(v) {
+  if (!v.includes('=?')) return v;
+  const word = /=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g;
+  return v.replace(/(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)\s+(?==\?[^?\s]+\?[bBqQ]\?)/g, '$1')
+    .replace(word, (all, charset, enc, text) => {
+      try {
+        let bytes;
+        if (enc.toUpperCase() === 'B') {
+          bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+        } else {
+          const q = text.replace(/_/g, ' ');
+          const out = [];
+          for (let i = 0; i < q.length; i++) {
+            if (q[i] === '=' && /^[0-9a-fA-F]{2}$/.test(q.slice(i + 1, i + 3))) {
+              out.push(parseInt(q.slice(i + 1, i + 3), 16));
+              i += 2;
+            } else out.push(q.charCodeAt(i) & 0xff);
+          }
+          bytes = Uint8Array.from(out);
+        }
+        return new TextDecoder(charset.replace(/\*.*$/, ''), { fatal: true }).decode(bytes); // RFC 2231 language suffix dropped
+      } catch {
+        return all;
+      }
+    });
+}
+
 function headersTab(hdrs) {
   const rows = [];
   for (const key of Object.keys(hdrs).sort()) {
-    for (const v of hdrs[key] || []) rows.push(h('tr', {}, h('th', { text: key }), h('td', { text: v })));
+    for (const v of hdrs[key] || []) {
+      const shown = decodeWords(v);
+      rows.push(h('tr', {}, h('th', { text: key }), h('td', shown === v ? { text: v } : { text: shown, class: 'decoded', title: `as sent: ${v}` })));
+    }
   }
-  return [h('table', { class: 'headers' }, h('tbody', {}, rows))];
+  return [h('table', { class: 'headers' }, h('tbody', {}, rows)),
+    h('p', { class: 'muted small', text: 'Encoded words are shown decoded (hover for the value as sent); the Source tab has every header raw.' })];
 }
 
 function attachmentsTab(m) {
