@@ -12,6 +12,8 @@ require (
 	github.com/jhillyerd/enmime/v2 v2.3.0
 	github.com/moby/buildkit v0.27.1
 	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/image v0.45.0
+	golang.org/x/net v0.58.0
 )
 
 require (
@@ -38,7 +40,6 @@ require (
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/ssor/bom v0.0.0-20170718123548-6386211fdfcf // indirect
 	go.yaml.in/yaml/v4 v4.0.0 // indirect
-	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
