@@ -50,7 +50,7 @@ func TestCheckFinds(t *testing.T) {
 			doc:  `<img src="https://x.test/a.webp?v=2"><img src="B.SVG"><img src="data:image/png;base64,AAAA"><img src="c.png"><img src="d.gif#f">`,
 			want: map[string]int{"image-webp": 1, "image-svg": 1, "image-base64": 1, "image-gif": 1}},
 		{name: "inline styles",
-			doc:  `<div style="display:flex; margin-top: 1rem; background-image:linear-gradient(red, blue) !important; border-radius:4px; color: rgba(0,0,0,.5)">x</div><p style="DISPLAY: NONE">y</p>`,
+			doc: `<div style="display:flex; margin-top: 1rem; background-image:linear-gradient(red, blue) !important; border-radius:4px; color: rgba(0,0,0,.5)">x</div><p style="DISPLAY: NONE">y</p>`,
 			want: map[string]int{"css-display": 2, "css-display-flex": 1, "css-display-none": 1, "css-margin": 1, "css-unit-rem": 1, "css-background-image": 1,
 				"css-linear-gradient": 1, "css-important": 1, "css-border-radius": 1, "css-rgba": 1},
 			not: []string{"css-rgb", "css-display-grid", "css-unit-px"}},
