@@ -179,6 +179,9 @@ type Config struct {
 	HTTPTimeout     time.Duration // to read a request and to write an answer (waits and WebSockets excepted)
 	AllowedOrigins  []string      // extra browser Origins (and Hosts) allowed on the WebSocket and API writes
 	SMTPDebug       bool          // log full SMTP conversations (includes secrets and bodies)
+	// LinkCheckAllowPrivate lets the link check reach loopback, private and
+	// link-local addresses, which it refuses by default.
+	LinkCheckAllowPrivate bool
 }
 
 // DefaultConfig is what mailsink runs with when told nothing.
@@ -306,6 +309,9 @@ func settings() []setting {
 		{"smtp-debug", "MAILSINK_SMTP_DEBUG", "log every SMTP line, secrets and bodies included (true/false)",
 			func(c *Config, v string) (err error) { c.SMTPDebug, err = strconv.ParseBool(v); return err },
 			func(c Config) string { return strconv.FormatBool(c.SMTPDebug) }},
+		{"link-check-allow-private", "MAILSINK_LINK_CHECK_ALLOW_PRIVATE", "let the link check (/api/v1/message/{ID}/link-check) reach loopback, private and link-local addresses (true/false)",
+			func(c *Config, v string) (err error) { c.LinkCheckAllowPrivate, err = strconv.ParseBool(v); return err },
+			func(c Config) string { return strconv.FormatBool(c.LinkCheckAllowPrivate) }},
 	}
 }
 

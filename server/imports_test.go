@@ -55,7 +55,10 @@ func TestImportsPointInward(t *testing.T) {
 		"server/api/apitypes": {"server/faults"},
 		"server/httperr":      {"server/api/apitypes", "storage"},
 		"server/client":       {"server/api/apitypes", "server/faults"},
-		"server/api":          {"server/api/apitypes", "server/faults", "server/httperr", "storage"},
+		"server/api":          {"server/api/apitypes", "server/faults", "server/httperr", "storage", "server/htmlcheck", "server/linkcheck", "server/thumbnail"},
+		"server/htmlcheck":    {},
+		"server/linkcheck":    {},
+		"server/thumbnail":    {},
 		"server/api/mailhog":  {"server/httperr", "storage"},
 		"webui":               {"server/api/apitypes", "server/httperr", "storage"},
 	}

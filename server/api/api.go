@@ -21,6 +21,7 @@ import (
 	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/server/httperr"
+	"github.com/mailsink/mailsink/server/linkcheck"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -31,6 +32,9 @@ type Options struct {
 	Version string
 	Now     func() time.Time // for relative dates in queries; nil: time.Now
 	Faults  *faults.Set      // edited by /api/v1/faults and /api/v1/chaos
+	// LinkCheck bounds /api/v1/message/{ID}/link-check; by default it
+	// refuses private and loopback addresses.
+	LinkCheck linkcheck.Options
 }
 
 // API serves /api/v1/ and the health probes.
@@ -40,6 +44,7 @@ type API struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	started time.Time
+	checks  checks
 }
 
 // maxBody caps request bodies, like Mailpit.
@@ -56,7 +61,7 @@ func New(store *storage.Store, opts Options) *API {
 	if opts.Faults == nil {
 		opts.Faults = faults.NewSet()
 	}
-	a := &API{store: store, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: opts.Now()}
+	a := &API{store: store, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: opts.Now(), checks: newChecks(opts)}
 	h := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
 		a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -74,6 +79,9 @@ func New(store *storage.Store, opts Options) *API {
 	h("GET /api/v1/message/{id}/raw", a.getRaw)
 	h("GET /api/v1/message/{id}/headers", a.getHeaders)
 	h("GET /api/v1/message/{id}/part/{part}", a.getPart)
+	h("GET /api/v1/message/{id}/part/{part}/thumb", a.getThumb)
+	h("GET /api/v1/message/{id}/html-check", a.htmlCheck)
+	h("GET /api/v1/message/{id}/link-check", a.linkCheck)
 	h("GET /api/v1/wait", a.wait)
 	h("GET /api/v1/info", a.info)
 	h("GET /api/v1/faults", a.listFaults)
