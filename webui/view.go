@@ -73,7 +73,8 @@ func (h *Handler) view(w http.ResponseWriter, r *http.Request) error {
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
-		http.Redirect(w, r, to, http.StatusFound)
+		w.Header().Set("Location", to)
+		w.WriteHeader(http.StatusFound) // no body: nothing reads it
 		return nil
 	}
 	if err != nil {
