@@ -81,7 +81,9 @@ func TestThumbnails(t *testing.T) {
 	t.Parallel()
 	s := sinktest.Start(t)
 	id := deliver(t, s, "a@example.test", []string{"b@example.test"}, checksMail(t, "https://example.test"))
-	var m struct{ Attachments []struct{ PartID, FileName string } }
+	var m struct {
+		Attachments []struct{ PartID, FileName string }
+	}
 	getJSON(t, s.URL+"/api/v1/message/"+id, &m)
 	parts := map[string]string{}
 	for _, a := range m.Attachments {
