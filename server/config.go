@@ -181,6 +181,9 @@ type Config struct {
 	SMTPDebug       bool          // log full SMTP conversations (includes secrets and bodies)
 	DKIMKeys        string        // file of DNS TXT records holding DKIM public keys
 	DKIMDNS         bool          // also look DKIM keys up in real DNS
+	// LinkCheckAllowPrivate lets the link check reach loopback, private and
+	// link-local addresses, which it refuses by default.
+	LinkCheckAllowPrivate bool
 }
 
 // DefaultConfig is what mailsink runs with when told nothing.
@@ -314,6 +317,9 @@ func settings() []setting {
 		{"dkim-dns", "MAILSINK_DKIM_DNS", "also look DKIM keys up in real DNS (true/false; default false: nothing is fetched)",
 			func(c *Config, v string) (err error) { c.DKIMDNS, err = strconv.ParseBool(v); return err },
 			func(c Config) string { return strconv.FormatBool(c.DKIMDNS) }},
+		{"link-check-allow-private", "MAILSINK_LINK_CHECK_ALLOW_PRIVATE", "let the link check (/api/v1/message/{ID}/link-check) reach loopback, private and link-local addresses (true/false)",
+			func(c *Config, v string) (err error) { c.LinkCheckAllowPrivate, err = strconv.ParseBool(v); return err },
+			func(c Config) string { return strconv.FormatBool(c.LinkCheckAllowPrivate) }},
 	}
 }
 

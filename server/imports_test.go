@@ -55,11 +55,14 @@ func TestImportsPointInward(t *testing.T) {
 		"server/api/apitypes": {"server/faults"},
 		"server/httperr":      {"server/api/apitypes", "storage"},
 		"server/client":       {"server/api/apitypes", "server/faults"},
-		"server/api":          {"server/api/apitypes", "server/compose", "server/faults", "server/httperr", "server/links", "storage"},
+		"server/api":          {"server/api/apitypes", "server/compose", "server/faults", "server/htmlcheck", "server/httperr", "server/linkcheck", "server/links", "server/thumbnail", "storage"},
 		"server/links":        {},
 		"server/dkimverify":   {"storage"},
 		"server/compose":      {},
 		"server/sendmail":     {"server/compose"},
+		"server/htmlcheck":    {},
+		"server/linkcheck":    {},
+		"server/thumbnail":    {},
 		"server/api/mailhog":  {"server/httperr", "storage"},
 		"webui":               {"server/api", "server/api/apitypes", "server/httperr", "storage"}, // api: the session summaries it streams are the API's
 	}

@@ -37,12 +37,15 @@ var npmFixtures = []struct {
 func TestNPMClients(t *testing.T) {
 	t.Parallel()
 	node := nodeOrSkip(t)
-	for _, script := range []string{"mailpit.test.mjs", "mailhog.test.mjs", "mailpit-send.test.mjs", "mailpit-tags.test.mjs"} {
+	for _, script := range []string{"mailpit.test.mjs", "mailhog.test.mjs", "mailpit-send.test.mjs", "mailpit-tags.test.mjs", "mailpit-views.test.mjs"} {
 		t.Run(strings.TrimSuffix(script, ".test.mjs"), func(t *testing.T) {
 			t.Parallel()
 			// Each script ends by deleting everything: each has a sink of its own.
 			s := sinktest.Start(t)
 			sendNPMFixtures(t, s)
+			if script == "mailpit-views.test.mjs" {
+				sendNPMViews(t, s)
+			}
 			runNode(t, node, s.URL, script)
 		})
 	}
@@ -89,6 +92,22 @@ func sendNPMFixtures(t *testing.T, s *sinktest.Sink) {
 		}
 		c.Quit()
 	}
+}
+
+// sendNPMViews sends testdata/npm/views.eml, the newest message
+// mailpit-views.test.mjs expects: HTML with an inline image, links to
+// loopback (which the link check refuses by default) and a <script>.
+func sendNPMViews(t *testing.T, s *sinktest.Sink) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(npmDir, "views.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s.Addr(25), nil, false)
+	if err := send(c, "reports@views.example.test", []string{"viewer@example.test"}, string(raw)); err != nil {
+		t.Fatalf("sending views.eml: %v", err)
+	}
+	c.Quit()
 }
 
 // runNode runs `node --test script` in testdata/npm, logging its output

@@ -93,6 +93,19 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 			registered = append(registered, m[1]+" "+m[2])
 		}
 	}
+	// The web UI serves Mailpit's testing routes from one pattern.
+	src, err := os.ReadFile("../webui/webui.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\s*h\.mux\.HandleFunc\("([A-Z]+) (/view/[^"]*)"`).FindAllStringSubmatch(string(src), -1) {
+		if m[2] != "/view/{file}" {
+			t.Errorf("webui route %s %s: the test knows only /view/{file}", m[1], m[2])
+		}
+		for _, form := range []string{"/view/{id}.html", "/view/{id}.txt", "/view/{id}"} {
+			registered = append(registered, m[1]+" "+form)
+		}
+	}
 	slices.Sort(registered)
 	doc, _ := loadOpenAPI(t, sinktest.Start(t))
 	documented := documentedOperations(doc)
@@ -170,6 +183,9 @@ type apiCall struct {
 	docRejects bool
 }
 
+// noFollow reports a redirect as the answer it is.
+var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // do sends c and returns the answer's body.
 func (ck *apiChecker) do(c apiCall) []byte {
 	t := ck.t
@@ -206,7 +222,7 @@ func (ck *apiChecker) do(c apiCall) []byte {
 		t.Errorf("%s: the document accepts this request, want it rejected", name)
 	}
 
-	resp, err := http.DefaultClient.Do(newReq())
+	resp, err := noFollow.Do(newReq())
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -305,9 +321,27 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		ids[name] = sendMail(t, s, raw, rcpts, i%3 == 0)
 	}
 	attached := ids["03-mixed-attachments.eml"]
-	if attached == "" {
+	withHTML, hostileHTML := ids["02-alternative-text-html.eml"], ids["19-hostile-html.eml"]
+	inlineImage := ids["04-related-inline-image.eml"]
+	if attached == "" || withHTML == "" || hostileHTML == "" || inlineImage == "" {
 		t.Fatal("corpus lacks 03-mixed-attachments.eml")
 	}
+
+	partOf := func(id string, inline bool) string {
+		m, err := s.Store.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list := m.Parse().Attachments
+		if inline {
+			list = m.Parse().Inline
+		}
+		if len(list) == 0 {
+			t.Fatalf("message %s has no parts", id)
+		}
+		return list[0].PartID
+	}
+	pdfPart, imagePart := partOf(attached, false), partOf(inlineImage, true)
 
 	// Every message through every per-message route of both APIs.
 	for _, file := range files {
@@ -414,6 +448,29 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "GET", path: "/api/v1/message/nope/codes", status: 404},
 		{method: "GET", path: "/api/v1/message/" + attached + "/part/99", status: 404},
 		{method: "GET", path: "/api/v1/message/" + attached + "/part/1?dl=2", status: 400, docRejects: true},
+		// Thumbnails, HTML and link checks, Mailpit's testing views.
+		{method: "GET", path: "/api/v1/message/" + attached + "/part/" + pdfPart + "/thumb", status: 200},
+		{method: "GET", path: "/api/v1/message/" + inlineImage + "/part/" + imagePart + "/thumb", status: 200},
+		{method: "GET", path: "/api/v1/message/" + attached + "/part/99/thumb", status: 404},
+		{method: "GET", path: "/api/v1/message/nope/part/1/thumb", status: 404},
+		{method: "GET", path: "/api/v1/message/latest/part/1/thumb?query=is:maybe", status: 400},
+		{method: "GET", path: "/api/v1/message/" + withHTML + "/html-check", status: 200},
+		{method: "GET", path: "/api/v1/message/" + hostileHTML + "/html-check", status: 200},
+		{method: "GET", path: "/api/v1/message/" + attached + "/html-check", status: 400},
+		{method: "GET", path: "/api/v1/message/nope/html-check", status: 404},
+		{method: "GET", path: "/api/v1/message/" + hostileHTML + "/link-check", status: 200},
+		{method: "GET", path: "/api/v1/message/" + attached + "/link-check?follow=false", status: 200},
+		{method: "GET", path: "/api/v1/message/" + attached + "/link-check?follow=maybe", status: 400, docRejects: true},
+		{method: "GET", path: "/api/v1/message/nope/link-check", status: 404},
+		{method: "GET", path: "/view/" + withHTML + ".html", status: 200},
+		{method: "GET", path: "/view/" + withHTML + ".html?embed=1&remote=1", status: 200},
+		{method: "GET", path: "/view/latest.html?query=subject:lunch", status: 404},
+		{method: "GET", path: "/view/" + withHTML + ".html?embed=2", status: 400, docRejects: true},
+		{method: "GET", path: "/view/nope.txt", status: 404},
+		{method: "GET", path: "/view/latest.txt?query=has:attachment", status: 200},
+		{method: "GET", path: "/view/latest.txt?query=is:maybe", status: 400},
+		{method: "GET", path: "/view/latest", status: 302},
+		{method: "GET", path: "/view/latest?query=is:maybe", status: 400},
 		// Waiting.
 		{method: "GET", path: "/api/v1/wait?query=to:hidden@openapi.test&count=2&timeout=5s", status: 200},
 		{method: "GET", path: "/api/v1/wait", status: 200},

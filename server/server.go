@@ -25,6 +25,7 @@ import (
 	"github.com/mailsink/mailsink/server/api/mailhog"
 	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/server/httperr"
+	"github.com/mailsink/mailsink/server/linkcheck"
 	"github.com/mailsink/mailsink/server/smtpd"
 	"github.com/mailsink/mailsink/storage"
 	"github.com/mailsink/mailsink/webui"
@@ -140,7 +141,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	lc.changed = s.ui.ListenersChanged
 	mux := http.NewServeMux()
 	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults, Listeners: lc,
-		MaxMessageSize: s.cfg.MaxMessageSize, MaxRecipients: s.cfg.MaxRecipients, Hostname: s.cfg.Hostname})
+		MaxMessageSize: s.cfg.MaxMessageSize, MaxRecipients: s.cfg.MaxRecipients, Hostname: s.cfg.Hostname,
+		LinkCheck: linkcheck.Options{AllowPrivate: s.cfg.LinkCheckAllowPrivate, UserAgent: "mailsink/" + Version + " link check"}})
 	mux.Handle("/api/v1/", a)
 	// MailHog's API beside it: /api/v1/messages/{id}... (MailHog) does not
 	// collide with /api/v1/message/{id} (Mailpit). Not a "/api/v1/messages/"

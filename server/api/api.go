@@ -22,6 +22,7 @@ import (
 	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/faults"
 	"github.com/mailsink/mailsink/server/httperr"
+	"github.com/mailsink/mailsink/server/linkcheck"
 	"github.com/mailsink/mailsink/storage"
 )
 
@@ -41,6 +42,10 @@ type Options struct {
 	MaxMessageSize int64
 	MaxRecipients  int
 	Hostname       string
+
+	// LinkCheck bounds /api/v1/message/{ID}/link-check; by default it
+	// refuses private and loopback addresses.
+	LinkCheck linkcheck.Options
 }
 
 // Listeners is the SMTP side as the API controls it: to simulate an
@@ -63,6 +68,7 @@ type API struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	started time.Time
+	checks  checks
 }
 
 // maxBody caps request bodies, like Mailpit.
@@ -79,7 +85,7 @@ func New(store *storage.Store, opts Options) *API {
 	if opts.Faults == nil {
 		opts.Faults = faults.NewSet()
 	}
-	a := &API{store: store, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: opts.Now()}
+	a := &API{store: store, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: opts.Now(), checks: newChecks(opts)}
 	// h registers a route; bodyLimit replaces maxBody (0: no limit).
 	h := func(pattern string, fn func(http.ResponseWriter, *http.Request) error, bodyLimit ...int64) {
 		limit := int64(maxBody)
@@ -109,6 +115,9 @@ func New(store *storage.Store, opts Options) *API {
 	h("POST /api/v1/send", a.send, a.sendBodyLimit())
 	h("POST /api/v1/message/{id}/release", a.release)
 	h("GET /api/v1/message/{id}/sa-check", a.spamAssassinCheck)
+	h("GET /api/v1/message/{id}/part/{part}/thumb", a.getThumb)
+	h("GET /api/v1/message/{id}/html-check", a.htmlCheck)
+	h("GET /api/v1/message/{id}/link-check", a.linkCheck)
 	h("GET /api/v1/wait", a.wait)
 	h("GET /api/v1/info", a.info)
 	h("GET /api/v1/webui", a.webUI)

@@ -111,3 +111,16 @@ export async function clearSessions() {
 export async function resumeListener(port) {
   await req('POST', `api/v1/listeners/${enc(String(port))}/resume`);
 }
+
+export const thumbURL = (id, part) => `${partURL(id, part)}/thumb`;
+
+// htmlCheck scores the message's HTML against mail clients (caniemail).
+export async function htmlCheck(id) {
+  return (await req('GET', `api/v1/message/${enc(id)}/html-check`)).json();
+}
+
+// linkCheck asks every link of the message for its status: mailsink
+// sends the requests, so it is only called on the user's click.
+export async function linkCheck(id, follow) {
+  return (await req('GET', `api/v1/message/${enc(id)}/link-check?follow=${follow ? 'true' : 'false'}`)).json();
+}

@@ -4,6 +4,7 @@
 import { h, $, addr, addrShort, addrList, size, when, whenExact, duration, fullDate, plural } from './dom.js';
 import * as api from './api.js';
 import { Stream } from './stream.js';
+import { htmlCheckTab, linkCheckTab } from './checks.js';
 
 const PAGE = 100;
 const SESSIONS = 200; // transcripts listed; the API keeps more
@@ -413,6 +414,7 @@ function toast(msg) {
 const TABS = [
   ['html', 'HTML'], ['text', 'Text'], ['source', 'Source'],
   ['headers', 'Headers'], ['attachments', 'Attachments'], ['delivery', 'Delivery'],
+  ['html-check', 'HTML check'], ['link-check', 'Link check'],
 ];
 
 let openSeq = 0;
@@ -495,7 +497,7 @@ function renderMessage() {
   renderReadButton();
   const n = (m.Attachments || []).length + (m.Inline || []).length;
   $('tabs').replaceChildren(...TABS.map(([key, label]) => {
-    const disabled = (key === 'html' && !m.HTML) || (key === 'attachments' && n === 0);
+    const disabled = ((key === 'html' || key === 'html-check') && !m.HTML) || (key === 'attachments' && n === 0);
     return h('button', {
       type: 'button', class: 'tab', role: 'tab', dataset: { tab: key }, disabled,
       onclick: () => { state.tab = key; renderTab(); },
@@ -556,7 +558,7 @@ function renderTab() {
   const m = state.openMsg;
   if (!m) return;
   let tab = state.tab;
-  if (tab === 'html' && !m.HTML) tab = 'text';
+  if ((tab === 'html' || tab === 'html-check') && !m.HTML) tab = 'text';
   if (tab === 'attachments' && !(m.Attachments || []).length && !(m.Inline || []).length) tab = m.HTML ? 'html' : 'text';
   for (const b of $('tabs').children) b.setAttribute('aria-selected', b.dataset.tab === tab ? 'true' : 'false');
   const body = $('tab-body');
@@ -568,6 +570,8 @@ function renderTab() {
     case 'headers': lazy(body, () => api.headers(m.ID), headersTab); break;
     case 'attachments': body.replaceChildren(...attachmentsTab(m)); break;
     case 'delivery': body.replaceChildren(deliveryTab(m)); break;
+    case 'html-check': lazy(body, () => api.htmlCheck(m.ID), htmlCheckTab); break;
+    case 'link-check': body.replaceChildren(...linkCheckTab((follow) => api.linkCheck(m.ID, follow))); break;
   }
 }
 
