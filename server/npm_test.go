@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +38,7 @@ var npmFixtures = []struct {
 func TestNPMClients(t *testing.T) {
 	t.Parallel()
 	node := nodeOrSkip(t)
-	for _, script := range []string{"mailpit.test.mjs", "mailhog.test.mjs", "mailpit-send.test.mjs", "mailpit-tags.test.mjs", "mailpit-views.test.mjs"} {
+	for _, script := range []string{"mailpit.test.mjs", "mailhog.test.mjs", "mailpit-send.test.mjs", "mailpit-tags.test.mjs", "mailpit-views.test.mjs", "mailpit-rest.test.mjs"} {
 		t.Run(strings.TrimSuffix(script, ".test.mjs"), func(t *testing.T) {
 			t.Parallel()
 			// Each script ends by deleting everything: each has a sink of its own.
@@ -223,5 +224,37 @@ func TestMailpitAndMailHogShareRoutes(t *testing.T) {
 	}
 	if n := s.Store.Stats().Total; n != 0 {
 		t.Fatalf("after DELETE /api/v1/messages the store holds %d", n)
+	}
+}
+
+// Every method of the unmodified mailpit-api client is called by one of the
+// scripts: a new client version's methods show up here as missing.
+func TestNPMMailpitClientFullyCovered(t *testing.T) {
+	t.Parallel()
+	nodeOrSkip(t)
+	src, err := os.ReadFile(filepath.Join(npmDir, "node_modules", "mailpit-api", "dist", "index.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts, err := filepath.Glob(filepath.Join(npmDir, "mailpit*.test.mjs"))
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("no mailpit scripts: %v", err)
+	}
+	var all strings.Builder
+	for _, f := range scripts {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+	}
+	methods := regexp.MustCompile(`(?m)^\tasync (\w+)\(`).FindAllStringSubmatch(string(src), -1)
+	if len(methods) < 20 {
+		t.Fatalf("found %d methods in the client: has its layout changed?", len(methods))
+	}
+	for _, m := range methods {
+		if name := m[1]; name != "request" && !strings.Contains(all.String(), "."+name+"(") {
+			t.Errorf("mailpit-api's %s is called by no testdata/npm/mailpit*.test.mjs", name)
+		}
 	}
 }
