@@ -58,6 +58,9 @@ func TestImportsPointInward(t *testing.T) {
 		"server/api":          {"server/api/apitypes", "server/faults", "server/httperr", "storage"},
 		"server/api/mailhog":  {"server/httperr", "storage"},
 		"webui":               {"server/api/apitypes", "server/httperr", "storage"},
+		"server/webhook":      {"storage"},
+		"server/httpauth":     {"server/httperr"},
+		"server/metrics":      {"server/smtpd", "server/webhook", "storage"},
 	}
 	for pkg, may := range allowed {
 		got, ok := imports[pkg]

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailsink/mailsink/server/api/apitypes"
@@ -31,6 +32,9 @@ type Options struct {
 	Version string
 	Now     func() time.Time // for relative dates in queries; nil: time.Now
 	Faults  *faults.Set      // edited by /api/v1/faults and /api/v1/chaos
+	// Webhook reports the webhook's counters for /api/v1/info; nil
+	// without a webhook.
+	Webhook func() apitypes.WebhookStats
 }
 
 // API serves /api/v1/ and the health probes.
@@ -40,6 +44,7 @@ type API struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	started time.Time
+	waiting atomic.Int64 // waits in progress, for Waiting
 }
 
 // maxBody caps request bodies, like Mailpit.
@@ -96,6 +101,9 @@ func New(store *storage.Store, opts Options) *API {
 	})
 	return a
 }
+
+// Waiting is how many GET /api/v1/wait calls are waiting now.
+func (a *API) Waiting() int { return int(a.waiting.Load()) }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
@@ -419,6 +427,10 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 	out.RuntimeStats.SMTPAcceptedSize = st.AcceptedBytes
 	lim := a.store.Limits()
 	out.StoreLimits.MaxMessages, out.StoreLimits.MaxBytes = lim.MaxMessages, lim.MaxBytes
+	if a.opts.Webhook != nil {
+		wh := a.opts.Webhook()
+		out.Webhook = &wh
+	}
 	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }

@@ -44,6 +44,7 @@ type observedConn struct {
 
 func newObservedConn(c net.Conn, l *Listener) *observedConn {
 	oc := &observedConn{Conn: c, l: l, closed: make(chan struct{})}
+	l.counters.sessions.Add(1)
 	tr := l.transcripts.Start(storage.Transcript{Listener: l.name, Port: l.cfg.Port, ClientAddr: c.RemoteAddr().String()})
 	oc.rec = newRecorder(tr, oc, l.opts.MaxCommands, l.opts.Debug)
 	return oc

@@ -67,6 +67,8 @@ type Listener struct {
 	wg    sync.WaitGroup // one per connection being served
 
 	buffers sync.Pool // *[]byte for reading DATA
+
+	counters counters // see Stats
 }
 
 // getBuffer returns an empty DATA buffer.
@@ -271,6 +273,7 @@ func (l *Listener) connectFault(oc *observedConn) bool {
 			w = tc
 		}
 		oc.rec.note("S " + rep.String())
+		l.counters.reply(rep.Code)
 		io.WriteString(w, rep.String()+"\r\n")
 		return false
 	}
@@ -310,6 +313,7 @@ func (l *Listener) helloHook(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 // before any go-smtp server sees it.
 func (l *Listener) refuse(c net.Conn) {
 	defer c.Close()
+	l.counters.sessions.Add(1)
 	tr := l.transcripts.Start(storage.Transcript{Listener: l.name, Port: l.cfg.Port, ClientAddr: c.RemoteAddr().String()})
 	defer tr.End()
 	var conn net.Conn = c
@@ -324,6 +328,7 @@ func (l *Listener) refuse(c net.Conn) {
 	}
 	const reply = "421 4.7.0 Too many connections, try again later"
 	tr.Add("S", reply)
+	l.counters.reply(421)
 	io.WriteString(conn, reply+"\r\n")
 }
 
