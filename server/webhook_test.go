@@ -128,6 +128,9 @@ func TestWebhookPostsTheListEntry(t *testing.T) {
 	if got := metricValue(scrape(t, s.URL), "mailsink_webhook_deliveries_total", "result", "delivered"); got != 1 {
 		t.Errorf("mailsink_webhook_deliveries_total{result=delivered} = %v", got)
 	}
+	// The info answer with its Webhook block matches the OpenAPI document.
+	_, router := loadOpenAPI(t, s)
+	(&apiChecker{t: t, base: s.URL, router: router, seen: map[string]bool{}}).do(apiCall{method: "GET", path: "/api/v1/info", status: 200})
 }
 
 // TestWebhookReceiverThatHangs: capture never waits for the webhook. While
