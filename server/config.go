@@ -506,17 +506,46 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	}
 	fs := flag.NewFlagSet("mailsink", flag.ContinueOnError)
 	fs.SetOutput(out)
+	var secrets []func() error // see secretFlag
 	for _, s := range settings() {
-		fs.Func(s.flag, s.help+" (env "+s.env+")", func(v string) error { return s.set(&c, v) })
+		set := func(v string) error { return s.set(&c, v) }
+		if secretFlag(s.flag) {
+			set = func(v string) error {
+				secrets = append(secrets, func() error {
+					if err := s.set(&c, v); err != nil {
+						return fmt.Errorf("--%s: %w", s.flag, err)
+					}
+					return nil
+				})
+				return nil
+			}
+		}
+		fs.Func(s.flag, s.help+" (env "+s.env+")", set)
 	}
 	fs.Usage = func() { Usage(out) }
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	for _, apply := range secrets {
+		if err := apply(); err != nil {
+			return c, err
+		}
+	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
 	}
 	return c, c.Validate()
+}
+
+// secretFlag is whether a flag's value may hold a password. The flag
+// package repeats a refused value in its error; these are applied after
+// parsing instead, so an error names the flag but never shows the value.
+func secretFlag(name string) bool {
+	switch name {
+	case "credentials", "ui-auth", "send-api-auth", "webhook-url":
+		return true
+	}
+	return false
 }
 
 // Validate checks settings that depend on each other.

@@ -66,4 +66,12 @@ func TestWebhookAndAuthSettings(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("err = %v: shows the password", err)
 	}
+	// Nor on the command line, where the flag package would repeat it.
+	for _, args := range [][]string{{"--ui-auth", "alice:hunter2 bob"}, {"--credentials", "app:hunter2,x"}, {"--webhook-url", "ftp://u:hunter2@x.test/"}} {
+		var out strings.Builder
+		_, err := LoadConfig(args, func(string) string { return "" }, &out)
+		if err == nil || !strings.Contains(err.Error(), args[0]) || strings.Contains(err.Error()+out.String(), "hunter2") {
+			t.Errorf("%v: err %v, output %q: want an error naming the flag, never the password", args, err, out.String())
+		}
+	}
 }

@@ -230,11 +230,16 @@ func (u *Users) checkBcrypt(hash []byte, name, pass string) bool {
 	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil {
 		return false // a mismatch, or a password over bcrypt's 72 bytes
 	}
+	u.remember(k)
+	return true
+}
+
+// remember caches a successful check's key, starting over when full.
+func (u *Users) remember(k [32]byte) {
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	if len(u.cache) >= maxCached {
 		clear(u.cache)
 	}
 	u.cache[k] = struct{}{}
-	u.mu.Unlock()
-	return true
 }

@@ -285,3 +285,19 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// Delay holds a call until that long after the message arrived (a lower
+// bound only: how much later it comes is the scheduler's business).
+func TestDelay(t *testing.T) {
+	t.Parallel()
+	at := make(chan time.Time, 1)
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { at <- time.Now() })
+	st := storage.New(storage.Limits{})
+	s := start(t, st, Options{URL: rc.srv.URL, Delay: 200 * time.Millisecond})
+	m := add(t, st, "later")
+	rc.waitRequests(t, 1)
+	eventually(t, "delivered", func() bool { return s.Stats().Delivered == 1 })
+	if d := (<-at).Sub(m.Received()); d < 200*time.Millisecond {
+		t.Errorf("the call came %v after the message, before the 200ms delay", d)
+	}
+}
