@@ -71,6 +71,9 @@ func TestUIAuth(t *testing.T) {
 		c.UIAuth = map[string]string{"alice": "s3cret"}
 		c.UIAuthFile = file
 	}))
+	if b := strings.Join(s.Server.Banner(), "\n"); !strings.Contains(b, "HTTP basic authentication guards the inbox") {
+		t.Errorf("the banner does not say authentication is on:\n%s", b)
+	}
 	id := deliver(t, s, "app@example.test", []string{"user@example.test"}, testMsg)
 
 	alice, carol := &creds{"alice", "s3cret"}, &creds{"carol", "from the file"}

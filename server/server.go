@@ -101,6 +101,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if auth.UI != nil {
+		s.notes = append(s.notes, "HTTP basic authentication guards the inbox, the API and /metrics (MAILSINK_UI_AUTH)")
+	}
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 
 	opts := smtpd.Options{
@@ -144,6 +147,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("MAILSINK_WEBHOOK_URL: %w", err)
 		}
+		s.notes = append(s.notes, "Webhook: each captured message is POSTed to "+redactURL(s.cfg.WebhookURL))
 	}
 
 	s.httpLn, err = net.Listen("tcp", s.addr(s.cfg.HTTPPort))

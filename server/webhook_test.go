@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,8 +101,14 @@ func eventuallyInfo(t *testing.T, s *sinktest.Sink, what string, cond func(apity
 // API lists it (Mailpit's MessageSummary plus Envelope and Delivery).
 func TestWebhookPostsTheListEntry(t *testing.T) {
 	t.Parallel()
-	h := newHookReceiver(t, nil)
-	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.WebhookURL = h.srv.URL + "/mail" }))
+	authz := make(chan string, 1)
+	h := newHookReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { authz <- r.Header.Get("Authorization") })
+	hookURL := "http://hook:hookpass@" + strings.TrimPrefix(h.srv.URL, "http://") + "/mail"
+	s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.WebhookURL = hookURL }))
+	banner := strings.Join(s.Server.Banner(), "\n")
+	if !strings.Contains(banner, "Webhook: each captured message is POSTed to http://hook:xxxxx@") || strings.Contains(banner, "hookpass") {
+		t.Errorf("banner:\n%s\nwant the webhook named, its password hidden", banner)
+	}
 	deliver(t, s, "app@example.test", []string{"user@example.test", "hidden@example.test"}, testMsg)
 	h.next(t)
 
@@ -124,6 +131,9 @@ func TestWebhookPostsTheListEntry(t *testing.T) {
 	st := eventuallyInfo(t, s, "the call is counted", func(st apitypes.WebhookStats) bool { return st.Delivered == 1 })
 	if st != (apitypes.WebhookStats{Delivered: 1}) {
 		t.Errorf("info %+v", st)
+	}
+	if got := <-authz; got != "Basic aG9vazpob29rcGFzcw==" { // the URL's user:password, as the receiver asked
+		t.Errorf("Authorization %q", got)
 	}
 	if got := metricValue(scrape(t, s.URL), "mailsink_webhook_deliveries_total", "result", "delivered"); got != 1 {
 		t.Errorf("mailsink_webhook_deliveries_total{result=delivered} = %v", got)

@@ -166,7 +166,7 @@ func (s *Sender) Shutdown(ctx context.Context) error {
 	select {
 	case <-s.done:
 	case <-ctx.Done():
-		err = fmt.Errorf("webhook: %d calls not sent: %w", s.Stats().Queued, ctx.Err())
+		err = fmt.Errorf("webhook: calls not made by the end of shutdown are dropped (%d queued, and any in flight): %w", s.Stats().Queued, ctx.Err())
 	}
 	s.cancel()
 	<-s.moved
