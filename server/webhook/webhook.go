@@ -196,23 +196,37 @@ func (s *Sender) Stats() Stats {
 func (s *Sender) move(ctx context.Context, sub *storage.Subscription, seen uint64) {
 	defer close(s.moved)
 	defer func() { sub.Close() }()
+	// handle takes one event; ok is false once the subscription closed.
+	handle := func(e storage.Event, ok bool) {
+		switch {
+		case !ok: // the store dropped us for falling behind
+			sub = s.store.Subscribe(subscriptionBuffer)
+			seen = s.catchUp(seen)
+		case e.Type == storage.EventNew && e.Message.Seq() > seen:
+			seen = e.Message.Seq()
+			s.enqueue(e.Message)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.drain:
-			return
+			// Shutdown: what the store has published (SMTP has stopped by
+			// then) is still taken, so it is sent or counted.
+			for {
+				select {
+				case e, ok := <-sub.C:
+					handle(e, ok)
+					if !ok {
+						return
+					}
+				default:
+					return
+				}
+			}
 		case e, ok := <-sub.C:
-			if !ok { // the store dropped us for falling behind
-				sub = s.store.Subscribe(subscriptionBuffer)
-				seen = s.catchUp(seen)
-				continue
-			}
-			if e.Type != storage.EventNew || e.Message.Seq() <= seen {
-				continue
-			}
-			seen = e.Message.Seq()
-			s.enqueue(e.Message)
+			handle(e, ok)
 		}
 	}
 }
@@ -284,7 +298,7 @@ func (s *Sender) work(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-s.drain: // Shutdown: nothing left to send
+			case <-s.moved: // Shutdown: the reader has taken its last
 				if s.Stats().Queued == 0 {
 					return
 				}

@@ -301,3 +301,30 @@ func TestDelay(t *testing.T) {
 		t.Errorf("the call came %v after the message, before the 200ms delay", d)
 	}
 }
+
+// Shutdown sends what was captured before it began, given the time.
+func TestShutdownSendsWhatIsQueued(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	st := storage.New(storage.Limits{})
+	s, err := New(st, Options{URL: rc.srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	for i := range 20 {
+		add(t, st, "m"+string(rune('a'+i)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stats(); got.Delivered != 20 || got.Dropped != 0 || len(rc.requests()) != 20 {
+		t.Errorf("stats %+v, %d requests: want all 20 sent before Shutdown returned", got, len(rc.requests()))
+	}
+	add(t, st, "after") // after Shutdown: not taken, nothing runs
+	if got := s.Stats(); got.Queued != 0 {
+		t.Errorf("queued after shutdown: %+v", got)
+	}
+}
