@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/server/httpauth"
 	"github.com/mailsink/mailsink/server/smtpd"
 	"io"
+	"math"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -184,6 +187,20 @@ type Config struct {
 	// LinkCheckAllowPrivate lets the link check reach loopback, private and
 	// link-local addresses, which it refuses by default.
 	LinkCheckAllowPrivate bool
+
+	// Webhook calls (server/webhook); no URL: none.
+	WebhookURL     string
+	WebhookLimit   float64       // requests a second, retries included; 0: no limit
+	WebhookDelay   time.Duration // after a message arrives, before its call
+	WebhookTimeout time.Duration // per request
+	WebhookQueue   int           // messages waiting at most
+
+	// HTTP basic authentication (server/httpauth); none set: off.
+	UIAuth               map[string]string // user -> password, for the inbox, API, WebSocket and /metrics
+	UIAuthFile           string            // htpasswd file of bcrypt hashes, for the same
+	SendAPIAuth          map[string]string // user -> password, the only ones /api/v1/send then accepts
+	SendAPIAuthFile      string            // htpasswd file, for the same
+	SendAPIAuthAcceptAny bool              // /api/v1/send takes any request, credentials or none
 }
 
 // DefaultConfig is what mailsink runs with when told nothing.
@@ -205,6 +222,9 @@ func DefaultConfig() Config {
 		MaxSessions:     1000,
 		SMTPTimeout:     60 * time.Second,
 		HTTPTimeout:     60 * time.Second,
+		WebhookLimit:    10,
+		WebhookTimeout:  5 * time.Second,
+		WebhookQueue:    1000,
 	}
 }
 
@@ -320,7 +340,69 @@ func settings() []setting {
 		{"link-check-allow-private", "MAILSINK_LINK_CHECK_ALLOW_PRIVATE", "let the link check (/api/v1/message/{ID}/link-check) reach loopback, private and link-local addresses (true/false)",
 			func(c *Config, v string) (err error) { c.LinkCheckAllowPrivate, err = strconv.ParseBool(v); return err },
 			func(c Config) string { return strconv.FormatBool(c.LinkCheckAllowPrivate) }},
+
+		// Webhooks.
+		{"webhook-url", "MAILSINK_WEBHOOK_URL", "POST each captured message's summary as JSON to this http(s) URL (Mailpit's webhook)",
+			func(c *Config, v string) error {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return fmt.Errorf("%q is not an http:// or https:// URL", redactURL(v))
+				}
+				c.WebhookURL = v
+				return nil
+			}, func(c Config) string { return "" }},
+		{"webhook-limit", "MAILSINK_WEBHOOK_LIMIT", "webhook requests per second, retries included; calls over it wait in the queue (0: unlimited)",
+			func(c *Config, v string) error {
+				n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil || n < 0 || math.IsInf(n, 0) {
+					return fmt.Errorf("%q is not a number >= 0", v)
+				}
+				c.WebhookLimit = n
+				return nil
+			}, func(c Config) string { return strconv.FormatFloat(c.WebhookLimit, 'g', -1, 64) }},
+		{"webhook-delay", "MAILSINK_WEBHOOK_DELAY", "wait this long after a message arrives before its webhook call, e.g. 2s",
+			func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 0 {
+					return fmt.Errorf("%q is not a duration >= 0 such as 2s", v)
+				}
+				c.WebhookDelay = d
+				return nil
+			}, func(c Config) string { return formatDuration(c.WebhookDelay) }},
+		{"webhook-timeout", "MAILSINK_WEBHOOK_TIMEOUT", "time allowed for one webhook request, e.g. 5s",
+			func(c *Config, v string) error { return parseDuration(v, &c.WebhookTimeout) },
+			func(c Config) string { return formatDuration(c.WebhookTimeout) }},
+		{"webhook-queue", "MAILSINK_WEBHOOK_QUEUE", "messages waiting for their webhook call at most; beyond, calls are dropped and counted",
+			func(c *Config, v string) error {
+				if err := parseCount(v, &c.WebhookQueue); err != nil || c.WebhookQueue == 0 {
+					return fmt.Errorf("%q is not a whole number >= 1", v)
+				}
+				return nil
+			}, func(c Config) string { return strconv.Itoa(c.WebhookQueue) }},
+
+		// HTTP authentication.
+		{"ui-auth", "MAILSINK_UI_AUTH", "user:password pairs separated by spaces: HTTP basic authentication for the inbox, API, WebSocket and /metrics",
+			func(c *Config, v string) (err error) { c.UIAuth, err = httpauth.ParsePairs(v); return err },
+			func(c Config) string { return "" }},
+		{"ui-auth-file", "MAILSINK_UI_AUTH_FILE", "htpasswd file of bcrypt hashes (htpasswd -B) for the same",
+			func(c *Config, v string) error { c.UIAuthFile = v; return nil }, func(c Config) string { return c.UIAuthFile }},
+		{"send-api-auth", "MAILSINK_SEND_API_AUTH", "user:password pairs separated by spaces: the only credentials POST /api/v1/send then accepts",
+			func(c *Config, v string) (err error) { c.SendAPIAuth, err = httpauth.ParsePairs(v); return err },
+			func(c Config) string { return "" }},
+		{"send-api-auth-file", "MAILSINK_SEND_API_AUTH_FILE", "htpasswd file of bcrypt hashes for the same",
+			func(c *Config, v string) error { c.SendAPIAuthFile = v; return nil }, func(c Config) string { return c.SendAPIAuthFile }},
+		{"send-api-auth-accept-any", "MAILSINK_SEND_API_AUTH_ACCEPT_ANY", "POST /api/v1/send takes any request, with any credentials or none (true/false)",
+			func(c *Config, v string) (err error) { c.SendAPIAuthAcceptAny, err = strconv.ParseBool(v); return err },
+			func(c Config) string { return strconv.FormatBool(c.SendAPIAuthAcceptAny) }},
 	}
+}
+
+// redactURL hides a password in a URL for an error message.
+func redactURL(v string) string {
+	if u, err := url.Parse(v); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable URL)"
 }
 
 func listenersString(ls []ListenerConfig) string {
@@ -438,12 +520,30 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	}
 	fs := flag.NewFlagSet("mailsink", flag.ContinueOnError)
 	fs.SetOutput(out)
+	var secrets []func() error // see secretFlag
 	for _, s := range settings() {
-		fs.Func(s.flag, s.help+" (env "+s.env+")", func(v string) error { return s.set(&c, v) })
+		set := func(v string) error { return s.set(&c, v) }
+		if secretFlag(s.flag) {
+			set = func(v string) error {
+				secrets = append(secrets, func() error {
+					if err := s.set(&c, v); err != nil {
+						return fmt.Errorf("--%s: %w", s.flag, err)
+					}
+					return nil
+				})
+				return nil
+			}
+		}
+		fs.Func(s.flag, s.help+" (env "+s.env+")", set)
 	}
 	fs.Usage = func() { Usage(out) }
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	for _, apply := range secrets {
+		if err := apply(); err != nil {
+			return c, err
+		}
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
@@ -451,10 +551,24 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	return c, c.Validate()
 }
 
+// secretFlag is whether a flag's value may hold a password. The flag
+// package repeats a refused value in its error; these are applied after
+// parsing instead, so an error names the flag but never shows the value.
+func secretFlag(name string) bool {
+	switch name {
+	case "credentials", "ui-auth", "send-api-auth", "webhook-url":
+		return true
+	}
+	return false
+}
+
 // Validate checks settings that depend on each other.
 func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("MAILSINK_TLS_CERT and MAILSINK_TLS_KEY must be given together")
+	}
+	if c.SendAPIAuthAcceptAny && (len(c.SendAPIAuth) > 0 || c.SendAPIAuthFile != "") {
+		return errors.New("MAILSINK_SEND_API_AUTH_ACCEPT_ANY and MAILSINK_SEND_API_AUTH(_FILE): give one or the other")
 	}
 	if c.TLSCert != "" && c.TLSDir != "" {
 		return errors.New("MAILSINK_TLS_DIR and MAILSINK_TLS_CERT: give one or the other")

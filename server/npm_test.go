@@ -112,14 +112,15 @@ func sendNPMViews(t *testing.T, s *sinktest.Sink) {
 }
 
 // runNode runs `node --test script` in testdata/npm, logging its output
-// line by line, and fails the test if node fails or takes too long.
-func runNode(t *testing.T, node, url, script string) {
+// line by line, and fails the test if node fails or takes too long. env
+// adds KEY=value variables.
+func runNode(t *testing.T, node, url, script string, env ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", script)
 	cmd.Dir = npmDir
-	cmd.Env = append(os.Environ(), "MAILSINK_URL="+url, "NO_COLOR=1", "FORCE_COLOR=0")
+	cmd.Env = append(append(os.Environ(), "MAILSINK_URL="+url, "NO_COLOR=1", "FORCE_COLOR=0"), env...)
 	out := &lineLogger{t: t}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second // a child holding the pipes open must not hang the test

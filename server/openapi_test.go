@@ -84,6 +84,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	for file, re := range map[string]*regexp.Regexp{
 		"api/api.go":             regexp.MustCompile(`(?m)^\s*h\("([A-Z]+) (/[^"]*)"`),
 		"api/mailhog/mailhog.go": regexp.MustCompile(`(?m)^\s*route\("([A-Z]+) (/[^"]*)"`),
+		"server.go":              regexp.MustCompile(`(?m)^\s*mux\.Handle\("([A-Z]+) (/[^"]*)"`), // /metrics
 	} {
 		src, err := os.ReadFile(file)
 		if err != nil {
@@ -519,6 +520,7 @@ func TestOpenAPIRealAnswers(t *testing.T) {
 		{method: "DELETE", path: "/api/v1/tags/beta", status: 200},
 		{method: "DELETE", path: "/api/v1/tags/beta", status: 404},
 		{method: "GET", path: "/api/v1/webui", status: 200},
+		{method: "GET", path: "/metrics", status: 200},
 		// Faults and chaos.
 		{method: "POST", path: "/api/v1/faults", body: `[{"ID":"slow","Stage":"mail","Delay":"1ms","Port":1,"Times":2,"Sender":"*@slow.test"},{"Stage":"quit","Probability":0.5,"Delay":0.001}]`, status: 201},
 		{method: "POST", path: "/api/v1/faults", body: `{"Stage":"nowhere","Reply":"550"}`, status: 400, docRejects: true},

@@ -22,11 +22,15 @@ import (
 	"time"
 
 	"github.com/mailsink/mailsink/server/api"
+	"github.com/mailsink/mailsink/server/api/apitypes"
 	"github.com/mailsink/mailsink/server/api/mailhog"
 	"github.com/mailsink/mailsink/server/faults"
+	"github.com/mailsink/mailsink/server/httpauth"
 	"github.com/mailsink/mailsink/server/httperr"
 	"github.com/mailsink/mailsink/server/linkcheck"
+	"github.com/mailsink/mailsink/server/metrics"
 	"github.com/mailsink/mailsink/server/smtpd"
+	"github.com/mailsink/mailsink/server/webhook"
 	"github.com/mailsink/mailsink/storage"
 	"github.com/mailsink/mailsink/webui"
 )
@@ -47,8 +51,9 @@ type Server struct {
 	ui        *webui.Handler
 	certPEM   []byte
 	faults    *faults.Set
-	notes     []string // things the user should know, e.g. port fallbacks
-	certNote  string   // where the certificate is kept, for the banner
+	notes     []string        // things the user should know, e.g. port fallbacks
+	certNote  string          // where the certificate is kept, for the banner
+	webhook   *webhook.Sender // nil without MAILSINK_WEBHOOK_URL
 
 	httpCtx    context.Context
 	httpCancel context.CancelFunc
@@ -96,6 +101,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.certPEM, s.certNote = certPEM, certNote
+	auth, err := s.authPolicy()
+	if err != nil {
+		return err
+	}
+	if auth.UI != nil {
+		s.notes = append(s.notes, "HTTP basic authentication guards the inbox, the API and /metrics (MAILSINK_UI_AUTH)")
+	}
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 
 	opts := smtpd.Options{
@@ -131,6 +143,17 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.listeners = append(s.listeners, l)
 	}
 
+	if s.cfg.WebhookURL != "" {
+		s.webhook, err = webhook.New(s.store, webhook.Options{
+			URL: s.cfg.WebhookURL, Limit: s.cfg.WebhookLimit, Delay: s.cfg.WebhookDelay,
+			Timeout: s.cfg.WebhookTimeout, Queue: s.cfg.WebhookQueue, UserAgent: "mailsink/" + Version, Logger: s.log,
+		})
+		if err != nil {
+			return fmt.Errorf("MAILSINK_WEBHOOK_URL: %w", err)
+		}
+		s.notes = append(s.notes, "Webhook: each captured message is POSTed to "+redactURL(s.cfg.WebhookURL))
+	}
+
 	s.httpLn, err = net.Listen("tcp", s.addr(s.cfg.HTTPPort))
 	if err != nil {
 		return fmt.Errorf("binding HTTP port %s: %w", s.addr(s.cfg.HTTPPort), err)
@@ -140,9 +163,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.ui = webui.New(s.store, webui.Options{AllowedOrigins: s.cfg.AllowedOrigins, Logger: s.log, Version: Version, Listeners: lc.List})
 	lc.changed = s.ui.ListenersChanged
 	mux := http.NewServeMux()
-	a := api.New(s.store, api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults, Listeners: lc,
+	apiOpts := api.Options{Logger: s.log, CertPEM: certPEM, Version: Version, Faults: s.faults, Listeners: lc,
 		MaxMessageSize: s.cfg.MaxMessageSize, MaxRecipients: s.cfg.MaxRecipients, Hostname: s.cfg.Hostname,
-		LinkCheck: linkcheck.Options{AllowPrivate: s.cfg.LinkCheckAllowPrivate, UserAgent: "mailsink/" + Version + " link check"}})
+		LinkCheck: linkcheck.Options{AllowPrivate: s.cfg.LinkCheckAllowPrivate, UserAgent: "mailsink/" + Version + " link check"}}
+	if s.webhook != nil {
+		apiOpts.Webhook = func() apitypes.WebhookStats { return apitypes.WebhookStats(s.webhook.Stats()) }
+	}
+	a := api.New(s.store, apiOpts)
 	mux.Handle("/api/v1/", a)
 	// MailHog's API beside it: /api/v1/messages/{id}... (MailHog) does not
 	// collide with /api/v1/message/{id} (Mailpit). Not a "/api/v1/messages/"
@@ -153,9 +180,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	mux.Handle("/api/v1/messages/{id}/", mh)
 	mux.Handle("/livez", a)
 	mux.Handle("/readyz", a)
+	mux.Handle("GET /metrics", s.metricsHandler(a))
 	mux.Handle("/", s.ui)
 	s.http = &http.Server{
-		Handler:           s.guard(mux),
+		Handler:           s.guard(auth.Wrap(mux)),
 		ReadHeaderTimeout: min(10*time.Second, s.cfg.HTTPTimeout),
 		// A body trickled in, or shorter than its Content-Length, ends at
 		// ReadTimeout (the handler answers 400); the wait endpoint moves its
@@ -172,6 +200,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		BaseContext: func(net.Listener) context.Context { return s.httpCtx },
 	}
 
+	if s.webhook != nil {
+		s.webhook.Start() // subscribes now: the first message is seen
+	}
 	for _, l := range s.listeners {
 		s.serve(l.Serve)
 	}
@@ -225,6 +256,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// Webhook calls of what was accepted may go out meanwhile, for a moment.
+	hookDone := make(chan struct{})
+	go func() {
+		defer close(hookDone)
+		if s.webhook == nil {
+			return
+		}
+		hctx, cancel := context.WithTimeout(ctx, webhookGrace)
+		defer cancel()
+		if err := s.webhook.Shutdown(hctx); err != nil {
+			s.log.Warn("shutting down", "err", err)
+		}
+	}()
+	defer func() { <-hookDone }()
 	if s.http != nil {
 		s.httpCancel() // ends pending waits, so they do not hold shutdown
 		if s.ui != nil {
@@ -240,6 +285,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) closeAll() {
+	if s.webhook != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		s.webhook.Shutdown(ctx) // never started, or given no time: only stops it
+	}
 	for _, l := range s.listeners {
 		l.Close()
 	}
@@ -249,6 +299,44 @@ func (s *Server) closeAll() {
 	if s.ui != nil {
 		s.ui.Close()
 	}
+}
+
+// webhookGrace bounds how long a shutdown lets queued webhook calls go out.
+const webhookGrace = 2 * time.Second
+
+// authPolicy reads the HTTP credentials the configuration names; a
+// password file with anything but bcrypt hashes is an error here.
+func (s *Server) authPolicy() (httpauth.Policy, error) {
+	p := httpauth.Policy{SendAcceptAny: s.cfg.SendAPIAuthAcceptAny, Logger: s.log}
+	var err error
+	if p.UI, err = httpauth.New(s.cfg.UIAuth, s.cfg.UIAuthFile); err != nil {
+		return p, fmt.Errorf("MAILSINK_UI_AUTH_FILE: %w", err)
+	}
+	if p.Send, err = httpauth.New(s.cfg.SendAPIAuth, s.cfg.SendAPIAuthFile); err != nil {
+		return p, fmt.Errorf("MAILSINK_SEND_API_AUTH_FILE: %w", err)
+	}
+	return p, nil
+}
+
+// metricsHandler serves /metrics from counters the parts keep anyway.
+func (s *Server) metricsHandler(a *api.API) http.Handler {
+	src := metrics.Sources{
+		Store:  s.store.Stats,
+		Limits: s.store.Limits(),
+		Listeners: func() []smtpd.Stats {
+			out := make([]smtpd.Stats, len(s.listeners))
+			for i, l := range s.listeners {
+				out[i] = l.Stats()
+			}
+			return out
+		},
+		WebSocketClients: s.ui.Clients,
+		Waits:            a.Waiting,
+	}
+	if s.webhook != nil {
+		src.Webhook = s.webhook.Stats
+	}
+	return metrics.Handler(src)
 }
 
 // guard refuses what a page on another site could make a browser do here:

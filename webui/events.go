@@ -103,6 +103,8 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	// loads its list once the socket is open misses nothing in between.
 	sub := h.store.Subscribe(subscriptionBuffer)
 	defer sub.Close()
+	h.clients.Add(1) // before the handshake's answer, so a client that has it is counted
+	defer h.clients.Add(-1)
 	conn, err := h.upgrader.Upgrade(w, r, nil) // answers 403 itself when checkOrigin refuses
 	if err != nil {
 		h.log.Debug("events: upgrade failed", "remote", r.RemoteAddr, "err", err)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -57,6 +58,8 @@ type Handler struct {
 	// resumed: every connection then sends a "listeners" frame.
 	listeners chan struct{}
 	conns     sync.WaitGroup
+
+	clients atomic.Int64 // live WebSockets, for Clients
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -115,6 +118,9 @@ func (h *Handler) Close() {
 	h.mu.Unlock()
 	h.conns.Wait()
 }
+
+// Clients is how many inbox WebSockets are open now.
+func (h *Handler) Clients() int { return int(h.clients.Load()) }
 
 // track registers a live connection; it reports false once Close was called.
 func (h *Handler) track() bool {

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailsink/mailsink/server/api/apitypes"
@@ -46,6 +47,10 @@ type Options struct {
 	// LinkCheck bounds /api/v1/message/{ID}/link-check; by default it
 	// refuses private and loopback addresses.
 	LinkCheck linkcheck.Options
+
+	// Webhook reports the webhook's counters for /api/v1/info; nil
+	// without a webhook.
+	Webhook func() apitypes.WebhookStats
 }
 
 // Listeners is the SMTP side as the API controls it: to simulate an
@@ -69,6 +74,7 @@ type API struct {
 	mux     *http.ServeMux
 	started time.Time
 	checks  checks
+	waiting atomic.Int64 // waits in progress, for Waiting
 }
 
 // maxBody caps request bodies, like Mailpit.
@@ -150,6 +156,9 @@ func New(store *storage.Store, opts Options) *API {
 	})
 	return a
 }
+
+// Waiting is how many GET /api/v1/wait calls are waiting now.
+func (a *API) Waiting() int { return int(a.waiting.Load()) }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
@@ -479,6 +488,10 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 	lim := a.store.Limits()
 	out.StoreLimits.MaxMessages, out.StoreLimits.MaxBytes = lim.MaxMessages, lim.MaxBytes
 	out.Listeners = a.listeners()
+	if a.opts.Webhook != nil {
+		wh := a.opts.Webhook()
+		out.Webhook = &wh
+	}
 	httperr.JSON(w, http.StatusOK, out)
 	return nil
 }

@@ -59,7 +59,9 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
+	a.waiting.Add(1) // ends before the answer is written: a client that has it counts as not waiting
 	matched, fresh, exact, err := a.waitFor(ctx, sub, f, count, out.MessagesCount, p.Seq)
+	a.waiting.Add(-1)
 	if err != nil {
 		if r.Context().Err() != nil {
 			// The client went away, or mailsink is shutting down; in the

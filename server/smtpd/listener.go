@@ -75,6 +75,8 @@ type Listener struct {
 	wg    sync.WaitGroup // one per connection being served
 
 	buffers sync.Pool // *[]byte for reading DATA
+
+	counters counters // see Stats
 }
 
 // getBuffer returns an empty DATA buffer.
@@ -297,6 +299,7 @@ func (l *Listener) connectFault(oc *observedConn) bool {
 			w = tc
 		}
 		oc.rec.note("S " + rep.String())
+		l.counters.reply(rep.Code)
 		io.WriteString(w, rep.String()+"\r\n")
 		return false
 	}
@@ -337,6 +340,7 @@ func (l *Listener) helloHook(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 // it; why goes in the transcript if the TLS handshake fails.
 func (l *Listener) answerAndClose(c net.Conn, reply, why string) {
 	defer c.Close()
+	l.counters.sessions.Add(1)
 	tr := l.transcripts.Start(storage.Transcript{Listener: l.name, Port: l.cfg.Port, ClientAddr: c.RemoteAddr().String()})
 	defer tr.End()
 	var conn net.Conn = c
@@ -350,6 +354,7 @@ func (l *Listener) answerAndClose(c net.Conn, reply, why string) {
 		conn = tc
 	}
 	tr.Add("S", reply)
+	l.counters.reply(421)
 	io.WriteString(conn, reply+"\r\n")
 }
 

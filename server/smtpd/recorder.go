@@ -269,6 +269,7 @@ func (r *recorder) serverLine(line []byte) {
 	if !final {
 		return
 	}
+	r.c.l.counters.reply(code)
 	if code == 421 {
 		r.closeNext = true // a 421 closes the connection (RFC 5321 3.8)
 	}

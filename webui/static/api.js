@@ -3,6 +3,12 @@
 
 const enc = encodeURIComponent;
 
+// A page opened as http://user:password@host/ keeps the credentials in its
+// base URL, and browsers refuse fetches and frames resolved against such a
+// URL: open it once more without them (the browser keeps them for the
+// origin, and sends them from then on).
+if (new URL(document.baseURI).username) location.replace(location.href);
+
 async function req(method, path, body) {
   const init = { method, headers: { Accept: 'application/json' } };
   if (body !== undefined) {

@@ -164,6 +164,9 @@ type Info struct {
 	}
 	StoreBytes int64
 	Listeners  []Listener // the SMTP ports and whether each is paused
+
+	// mailsink: webhook calls (MAILSINK_WEBHOOK_URL); absent without one.
+	Webhook *WebhookStats `json:",omitempty"`
 }
 
 // Listener is one SMTP port as GET /api/v1/listeners shows it.
@@ -220,6 +223,16 @@ type SetTagsRequest struct {
 // RenameTagRequest is the body of PUT /api/v1/tags/{tag}.
 type RenameTagRequest struct {
 	Name string
+}
+
+// WebhookStats count the webhook calls since start.
+type WebhookStats struct {
+	Queued    int    // messages waiting for their call now
+	Delivered uint64 // calls the receiver answered 2xx
+	Failed    uint64 // messages given up: a 4xx answer, or every attempt failed
+	Retries   uint64 // attempts after a first one
+	Timeouts  uint64 // attempts that got no answer within MAILSINK_WEBHOOK_TIMEOUT
+	Dropped   uint64 // messages whose call was never made: the queue was full, or they were gone first
 }
 
 // WaitTimeout is the body of a wait that ran out of time (408).
