@@ -61,7 +61,7 @@ func TestImportsPointInward(t *testing.T) {
 		"server/compose":      {},
 		"server/sendmail":     {"server/compose"},
 		"server/htmlcheck":    {},
-		"server/linkcheck":    {},
+		"server/linkcheck":    {"server/links"},
 		"server/thumbnail":    {},
 		"server/api/mailhog":  {"server/httperr", "storage"},
 		"webui":               {"server/api", "server/api/apitypes", "server/httperr", "storage"}, // api: the session summaries it streams are the API's

@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mailsink/mailsink/server/links"
 	"net"
 	"net/http"
 	"net/netip"
@@ -147,7 +148,7 @@ func (c *Checker) refusePrivate(network, address string, _ syscall.RawConn) erro
 // Links lists the links of a message's HTML and text bodies, http(s)
 // only, each once, in order of appearance, at most MaxLinks.
 func (c *Checker) Links(htmlBody, textBody string) []string {
-	return extract(htmlBody, textBody, c.opts.MaxLinks)
+	return links.Checkable(htmlBody, textBody, c.opts.MaxLinks)
 }
 
 // Check asks for each link's status. follow says to follow redirects

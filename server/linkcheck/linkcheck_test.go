@@ -44,7 +44,7 @@ func TestLinks(t *testing.T) {
 	text := "See https://text.test/page. Or (https://paren.test/p) or <https://wrapped.test/a\r\n/b> and ftp://no.test/ and https://a.test/x?y=1&z=2"
 	got := New(Options{}).Links(html, text)
 	want := []string{"https://a.test/x?y=1&z=2", "http://img.test/i.png", "https://css.test/s.css", "HTTPS://UPPER.test/",
-		"https://wrapped.test/a/b", "https://text.test/page", "https://paren.test/p"}
+		"https://text.test/page", "https://paren.test/p", "https://wrapped.test/a/b"} // the text's in the order written
 	if !slices.Equal(got, want) {
 		t.Errorf("Links:\n got %q\nwant %q", got, want)
 	}

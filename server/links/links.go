@@ -1,12 +1,14 @@
-// Package links finds what a test digs out of a message to go on with a
-// flow: its links, each with its anchor text and the parts it came from,
-// and one-time codes or tokens matching a pattern the test gives. It
-// reads decoded bodies and knows nothing of storage.
+// Package links finds the URLs and codes in a message's bodies: its links,
+// each with its anchor text and the parts it came from (what a test clicks
+// next), the URLs a link check asks for, and one-time codes or tokens
+// matching a pattern the test gives. It reads decoded bodies and knows
+// nothing of storage.
 package links
 
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -51,7 +53,11 @@ func Find(htmlBody, textBody string) []Link {
 		l.Parts = append(l.Parts, part)
 	}
 	if htmlBody != "" {
-		anchors(htmlBody, func(u, text string) { add(u, text, "html") })
+		refs(htmlBody, func(u, text string, resource bool) {
+			if !resource {
+				add(u, text, "html")
+			}
+		})
 	}
 	for _, u := range textURLs(textBody) {
 		add(u, "", "text")
@@ -59,8 +65,10 @@ func Find(htmlBody, textBody string) []Link {
 	return out
 }
 
-// anchors calls fn for each linkable href with the anchor's text.
-func anchors(body string, fn func(u, text string)) {
+// refs calls fn for each URL the HTML refers to, in document order: the
+// href of <a> and <area> with the anchor's text, and, as resources, the
+// src of <img> and the href of a style sheet's <link>.
+func refs(body string, fn func(u, text string, resource bool)) {
 	z := html.NewTokenizer(strings.NewReader(body))
 	var href string
 	var text strings.Builder
@@ -69,7 +77,7 @@ func anchors(body string, fn func(u, text string)) {
 		switch z.Next() {
 		case html.ErrorToken:
 			if in {
-				fn(href, squash(text.String()))
+				fn(href, squash(text.String()), false)
 			}
 			return
 		case html.StartTagToken, html.SelfClosingTagToken:
@@ -81,19 +89,26 @@ func anchors(body string, fn func(u, text string)) {
 				}
 			case "a", "area":
 				if in { // an unclosed <a> ends at the next
-					fn(href, squash(text.String()))
+					fn(href, squash(text.String()), false)
 					in = false
 				}
 				if u := attr(t, "href"); linkable(u) {
 					href, in = u, t.Data == "a" && t.Type == html.StartTagToken
 					text.Reset()
 					if !in {
-						fn(u, squash(attr(t, "alt")))
+						fn(u, squash(attr(t, "alt")), false)
 					}
 				}
 			case "img":
 				if in && text.Len() == 0 {
 					text.WriteString(attr(t, "alt"))
+				}
+				if u := attr(t, "src"); linkable(u) {
+					fn(u, "", true)
+				}
+			case "link":
+				if u := attr(t, "href"); strings.EqualFold(attr(t, "rel"), "stylesheet") && linkable(u) {
+					fn(u, "", true)
 				}
 			}
 		case html.EndTagToken:
@@ -102,7 +117,7 @@ func anchors(body string, fn func(u, text string)) {
 				skip = max(skip-1, 0)
 			case "a":
 				if in {
-					fn(href, squash(text.String()))
+					fn(href, squash(text.String()), false)
 					in = false
 				}
 			}
@@ -113,6 +128,29 @@ func anchors(body string, fn func(u, text string)) {
 			}
 		}
 	}
+}
+
+// Checkable lists the http(s) URLs a link check asks for, each once, at
+// most max: the HTML's links and resources (images, style sheets) in
+// document order, then the text's URLs.
+func Checkable(htmlBody, textBody string, max int) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(u string) {
+		lower := strings.ToLower(u)
+		if len(out) >= max || seen[u] || !(strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://")) {
+			return
+		}
+		seen[u] = true
+		out = append(out, u)
+	}
+	if htmlBody != "" {
+		refs(htmlBody, func(u, _ string, _ bool) { add(u) })
+	}
+	for _, u := range textURLs(textBody) {
+		add(u)
+	}
+	return out
 }
 
 func attr(t html.Token, key string) string {
@@ -143,25 +181,45 @@ func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 var urlInText = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"'\x60]+`)
 
-// textURLs finds http(s) URLs in text, without the punctuation that ends
-// a sentence or closes a bracket the URL did not open.
+// bracketURL is a URL in angle brackets, which RFC 3986 (appendix C)
+// recommends for plain text and which may be wrapped over lines.
+var bracketURL = regexp.MustCompile(`(?i)<(https?://[^<>]+)>`)
+
+// textURLs finds http(s) URLs in text, in order: one in angle brackets
+// unwrapped, a bare one without the punctuation that ends a sentence or
+// closes a bracket the URL did not open.
 func textURLs(text string) []string {
-	found := urlInText.FindAllString(text, MaxLinks)
-	for i, u := range found {
+	type at struct {
+		i int
+		u string
+	}
+	var found []at
+	for _, m := range bracketURL.FindAllStringSubmatchIndex(text, MaxLinks) {
+		found = append(found, at{m[0], strings.Join(strings.Fields(text[m[2]:m[3]]), "")})
+	}
+	// Blank the bracketed ones out, keeping the offsets of the rest.
+	bare := bracketURL.ReplaceAllStringFunc(text, func(m string) string { return strings.Repeat(" ", len(m)) })
+	for _, m := range urlInText.FindAllStringIndex(bare, MaxLinks) {
+		u := bare[m[0]:m[1]]
 		for len(u) > 0 {
 			c := u[len(u)-1]
 			if strings.IndexByte(".,;:!?'\"", c) >= 0 ||
 				(c == ')' && strings.Count(u, "(") < strings.Count(u, ")")) ||
 				(c == ']' && strings.Count(u, "[") < strings.Count(u, "]")) ||
-				c == '>' || c == '}' {
+				c == '}' {
 				u = u[:len(u)-1]
 				continue
 			}
 			break
 		}
-		found[i] = u
+		found = append(found, at{m[0], u})
 	}
-	return found
+	sort.Slice(found, func(i, j int) bool { return found[i].i < found[j].i })
+	out := make([]string, len(found))
+	for i, f := range found {
+		out[i] = f.u
+	}
+	return out
 }
 
 // Code is one match of a pattern.

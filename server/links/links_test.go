@@ -30,11 +30,12 @@ func TestFind(t *testing.T) {
 				{URL: "mailto:help@app.test", Text: "mail us", Parts: []string{"html"}},
 				{URL: "https://app.test/c", Text: "C", Parts: []string{"html"}},
 			}},
-		{"wiki-style parens kept, brackets closed", "", "See https://en.wikipedia.test/wiki/Go_(language) and [https://app.test/x] or <https://app.test/y>!",
+		{"wiki-style parens kept, brackets closed", "", "See https://en.wikipedia.test/wiki/Go_(language) and [https://app.test/x] or <https://app.test/y>! Wrapped: <https://app.test/long\r\n/path>",
 			[]Link{
 				{URL: "https://en.wikipedia.test/wiki/Go_(language)", Parts: []string{"text"}},
 				{URL: "https://app.test/x", Parts: []string{"text"}},
 				{URL: "https://app.test/y", Parts: []string{"text"}},
+				{URL: "https://app.test/long/path", Parts: []string{"text"}},
 			}},
 		{"none", "<p>no links</p>", "none here", nil},
 	}
