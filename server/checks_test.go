@@ -195,5 +195,19 @@ func TestLinkCheck(t *testing.T) {
 		if code := getJSON(t, s.URL+"/api/v1/message/"+id+"/link-check?follow=perhaps", nil); code != 400 {
 			t.Errorf("follow=perhaps: %d, want 400", code)
 		}
+		// Another site's page cannot set a check off; the inbox can.
+		for site, want := range map[string]int{"cross-site": 403, "same-site": 403, "same-origin": 200} {
+			before := hits.Load()
+			req, _ := http.NewRequest("GET", s.URL+"/api/v1/message/"+id+"/link-check", nil)
+			req.Header.Set("Sec-Fetch-Site", site)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want || (want == 403 && hits.Load() != before) {
+				t.Errorf("Sec-Fetch-Site %s: %d (%d requests sent), want %d", site, resp.StatusCode, hits.Load()-before, want)
+			}
+		}
 	}
 }

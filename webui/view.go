@@ -18,10 +18,14 @@ import (
 )
 
 // viewCSP confines a message's own HTML: no script at all (the sandbox has
-// no allow-scripts), no network but our own part URLs, and links that open
-// in a new, unsandboxed tab. remoteImages adds http(s) to img-src only.
-func viewCSP(remoteImages bool) string {
-	img := "img-src data: 'self'"
+// no allow-scripts), and links that open in a new, unsandboxed tab. Images
+// may come only from this message's own parts (what cid: references are
+// rewritten to): not 'self', or an <img> could GET any route of mailsink
+// when the message is merely opened, a link check among them.
+// remoteImages adds http(s) to img-src only.
+func viewCSP(r *http.Request, id string, remoteImages bool) string {
+	// An http source also matches https (CSP 3), for a TLS proxy in front.
+	img := "img-src data: http://" + r.Host + "/api/v1/message/" + url.PathEscape(id) + "/part/"
 	if remoteImages {
 		img += " http: https:"
 	}
@@ -86,7 +90,7 @@ func (h *Handler) view(w http.ResponseWriter, r *http.Request) error {
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Cache-Control", "no-cache")
 	if kind == "txt" {
-		hd.Set("Content-Security-Policy", viewCSP(false))
+		hd.Set("Content-Security-Policy", viewCSP(r, m.ID, false))
 		hd.Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte(p.Text)) // a failed write means the client left
 		return nil
@@ -98,7 +102,7 @@ func (h *Handler) view(w http.ResponseWriter, r *http.Request) error {
 	if embed {
 		doc = embedLinks(doc)
 	}
-	hd.Set("Content-Security-Policy", viewCSP(remote))
+	hd.Set("Content-Security-Policy", viewCSP(r, m.ID, remote))
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	w.Write([]byte(doc))
 	return nil

@@ -143,7 +143,8 @@ func TestViewHTML(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", res.StatusCode, body)
 	}
-	const wantCSP = "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline' data:; img-src data: 'self'; font-src data:"
+	host := strings.TrimPrefix(ui.srv.URL, "http://")
+	wantCSP := "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline' data:; img-src data: http://" + host + "/api/v1/message/" + m.ID + "/part/; font-src data:"
 	if got := res.Header.Get("Content-Security-Policy"); got != wantCSP {
 		t.Errorf("CSP = %q, want %q", got, wantCSP)
 	}
@@ -161,7 +162,7 @@ func TestViewHTML(t *testing.T) {
 	}
 
 	res, _ = get(t, ui.srv.URL+"/view/"+m.ID+".html?remote=1")
-	if got := res.Header.Get("Content-Security-Policy"); !strings.Contains(got, "img-src data: 'self' http: https:;") {
+	if got := res.Header.Get("Content-Security-Policy"); !strings.Contains(got, "/part/ http: https:;") {
 		t.Errorf("remote=1 CSP = %q", got)
 	}
 }

@@ -96,6 +96,12 @@ func (a *API) htmlCheck(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) linkCheck(w http.ResponseWriter, r *http.Request) error {
+	// The check makes mailsink send requests: a page of another site (an
+	// <img> in it, say) must not set it off. Browsers say where a request
+	// comes from; clients that are not browsers say nothing.
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return httperr.New(http.StatusForbidden, "link check: requested by another site ("+site+"); only the inbox and non-browser clients may ask")
+	}
 	// Mailpit's clients send follow=true or follow=false.
 	var follow bool
 	switch v := r.URL.Query().Get("follow"); v {
