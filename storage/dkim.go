@@ -23,7 +23,8 @@ func (s *Store) SetDKIMVerifier(v DKIMVerifier) { s.parsed.dkim.Store(&v) }
 type dkimState struct{ atomic.Pointer[DKIMVerifier] }
 
 // DKIM returns the message's signature checks, computing them on the
-// first call (the result is kept with the message). nil: unsigned, or no
+// first call (the result is kept with the message, unless a key could not
+// be fetched: a temperror is checked again on the next call). nil: unsigned, or no
 // verifier is set.
 func (m *Message) DKIM() []DKIMResult {
 	if r := m.dkim.Load(); r != nil {
@@ -37,6 +38,11 @@ func (m *Message) DKIM() []DKIMResult {
 		return nil
 	}
 	res := (*v)(m.Raw())
+	for _, r := range res {
+		if r.Result == "temperror" { // a key that could not be fetched now: ask again next time
+			return res
+		}
+	}
 	m.dkim.CompareAndSwap(nil, &res) // two first readers: either result will do
 	return *m.dkim.Load()
 }

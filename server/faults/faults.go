@@ -139,14 +139,14 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		var n float64
 		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("Delay: want a duration such as \"2s\"")
+			return fmt.Errorf("%s: want a duration such as \"2s\" (Delay, RetryAfter, Throttle.Window)", b)
 		}
 		*d = Duration(time.Duration(n * float64(time.Second))) // plain numbers are seconds
 		return nil
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("Delay %q: want a duration such as \"2s\"", s)
+		return fmt.Errorf("duration %q: want one such as \"2s\" (Delay, RetryAfter, Throttle.Window)", s)
 	}
 	*d = Duration(v)
 	return nil
@@ -249,11 +249,12 @@ type Event struct {
 
 	// At data the stage asks twice: before reading the message (Content
 	// false: only plain Drop rules, which hang up in the middle of it),
-	// then after (Content true: every other rule, with Size and
-	// MessageKey).
-	Content    bool
-	Size       int
-	MessageKey func() string // the message's Message-ID, or a hash of its content
+	// then after (Content true: every other rule, with Size and Raw).
+	Content bool
+	Size    int
+	Raw     []byte // the message, for rules keyed by message (MessageKey)
+
+	messageKey string // MessageKey(Raw), worked out by Fire when a rule needs it
 }
 
 // early reports whether the rule acts before a message's content is read:
@@ -294,8 +295,11 @@ type Set struct {
 	rand  func() float64
 	now   func() time.Time
 	// count mirrors len(rules), so that Fire, called for every SMTP
-	// command, takes no lock while there are no rules (the usual case).
-	count atomic.Int32
+	// command, takes no lock while there are no rules (the usual case);
+	// byMessage counts the rules keyed by message, whose key (a hash of the
+	// content, perhaps) Fire works out before taking the lock.
+	count     atomic.Int32
+	byMessage atomic.Int32
 }
 
 // NewSet returns an empty set.
@@ -335,7 +339,7 @@ func (s *Set) Add(rules ...Rule) ([]Rule, error) {
 			r.Throttle = &th
 		}
 		s.rules = append(s.rules, &r)
-		s.count.Store(int32(len(s.rules)))
+		s.counted()
 	}
 	return rules, nil
 }
@@ -376,7 +380,7 @@ func (s *Set) Remove(id string) bool {
 	for i, r := range s.rules {
 		if r.ID == id {
 			s.rules = append(s.rules[:i], s.rules[i+1:]...)
-			s.count.Store(int32(len(s.rules)))
+			s.counted()
 			return true
 		}
 	}
@@ -394,7 +398,7 @@ func (s *Set) RemoveIf(f func(Rule) bool) {
 		}
 	}
 	s.rules = kept
-	s.count.Store(int32(len(s.rules)))
+	s.counted()
 }
 
 // Fire returns the first rule that matches e and fires (after its
@@ -402,6 +406,9 @@ func (s *Set) RemoveIf(f func(Rule) bool) {
 func (s *Set) Fire(e Event) (Rule, bool) {
 	if s == nil || s.count.Load() == 0 {
 		return Rule{}, false
+	}
+	if e.Raw != nil && s.byMessage.Load() > 0 {
+		e.messageKey = MessageKey(e.Raw)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -440,4 +447,16 @@ func (r Rule) Wait(done <-chan struct{}) {
 	case <-t.C:
 	case <-done:
 	}
+}
+
+// counted refreshes the lock-free counts; s.mu is held.
+func (s *Set) counted() {
+	s.count.Store(int32(len(s.rules)))
+	n := 0
+	for _, r := range s.rules {
+		if r.Key == KeyMessage {
+			n++
+		}
+	}
+	s.byMessage.Store(int32(n))
 }

@@ -245,9 +245,7 @@ func (r *Rule) key(e Event) string {
 	case KeyEnvelope:
 		return strings.ToLower(e.Sender + " " + strings.Join(e.Recipients, ","))
 	case KeyMessage:
-		if e.MessageKey != nil {
-			return e.MessageKey()
-		}
+		return e.messageKey
 	}
 	return ""
 }

@@ -70,9 +70,9 @@ func TestStatefulRules(t *testing.T) {
 		}},
 		{"sequence by message, after the content", Rule{Stage: Data, Key: KeyMessage, Sequence: []string{"452 4.3.1 Full"}}, []step{
 			{0, Event{Stage: Data}, "pass"}, // before the content: not this rule's turn
-			{0, Event{Stage: Data, Content: true, MessageKey: func() string { return "<1@x>" }}, "452 4.3.1 Full"},
-			{0, Event{Stage: Data, Content: true, MessageKey: func() string { return "<2@x>" }}, "452 4.3.1 Full"},
-			{0, Event{Stage: Data, Content: true, MessageKey: func() string { return "<1@x>" }}, "pass"},
+			{0, Event{Stage: Data, Content: true, Raw: []byte("Message-ID: <1@x>\r\n\r\n")}, "452 4.3.1 Full"},
+			{0, Event{Stage: Data, Content: true, Raw: []byte("Message-ID: <2@x>\r\n\r\n")}, "452 4.3.1 Full"},
+			{0, Event{Stage: Data, Content: true, Raw: []byte("Message-ID: <1@x>\r\n\r\n")}, "pass"},
 		}},
 		{"throttle 2 a minute per listener", Rule{Stage: Mail, Reply: "454 4.7.0 Throttling failure", Throttle: &Throttle{Count: 2, Window: Duration(time.Minute), Per: "listener"}}, []step{
 			{0, Event{Stage: Mail, Port: 25}, "pass"},

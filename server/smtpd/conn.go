@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"strings"
@@ -36,10 +35,6 @@ type observedConn struct {
 	// inData counts Data calls running (one per DATA; a BDAT transfer's
 	// spans its chunks): a transaction there may finish during shutdown.
 	inData atomic.Int32
-	// promised is set when go-smtp writes 354: the client may send its
-	// message from then on, though go-smtp calls Data only after the
-	// write. It counts in inData until Data's enterData takes it over.
-	promised atomic.Bool
 
 	dlMu     sync.Mutex
 	readDL   time.Time // as go-smtp last asked
@@ -115,18 +110,13 @@ func (c *observedConn) drain(by time.Time) {
 	c.Conn.SetReadDeadline(c.effectiveDL())
 }
 
-var reply354, crlf354 = []byte("354 "), []byte("\r\n354 ")
-
 // enterData and leaveData bracket a message transfer.
+//
+// go-smtp writes 354 before it calls Data, so a shutdown may begin in
+// between, with no transfer counted: the drain then sets a deadline in the
+// past. No read happens in between, and enterData puts the drain's
+// deadline for transfers back before Data's first read.
 func (c *observedConn) enterData() {
-	if !c.promised.CompareAndSwap(true, false) { // else the 354's count is this Data's
-		c.transferStarts()
-	}
-}
-
-// transferStarts counts a transfer in; a drain that began before it no
-// longer cuts the connection's reads short.
-func (c *observedConn) transferStarts() {
 	c.dlMu.Lock()
 	defer c.dlMu.Unlock()
 	if c.inData.Add(1) == 1 && c.draining {
@@ -143,11 +133,6 @@ func (c *observedConn) leaveData() {
 }
 
 func (c *observedConn) Write(p []byte) (int, error) {
-	// A 354 (alone, or last of pipelined replies) starts a transfer that a
-	// shutdown must let finish, before go-smtp's Data call says so.
-	if (bytes.HasPrefix(p, reply354) || bytes.Contains(p, crlf354)) && c.promised.CompareAndSwap(false, true) {
-		c.transferStarts()
-	}
 	n, err := c.Conn.Write(p)
 	if n > 0 {
 		c.wrote.Store(true)

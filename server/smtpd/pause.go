@@ -140,7 +140,17 @@ func (l *Listener) whilePaused(c net.Conn) bool {
 	}
 	switch p.mode {
 	case Pause421:
-		l.answerAndClose(c, "421 4.3.2 Service not available, closing transmission channel", "listener paused (421)")
+		// Off the accept loop (an implicit-TLS handshake may take its
+		// time), a bounded number at once, as past the connection limit.
+		select {
+		case l.refusing <- struct{}{}:
+			go func() {
+				defer func() { <-l.refusing }()
+				l.answerAndClose(c, "421 4.3.2 Service not available, closing transmission channel", "listener paused (421)")
+			}()
+		default:
+			c.Close()
+		}
 	case PauseHang:
 		if !l.opts.Conns.acquire() {
 			c.Close()

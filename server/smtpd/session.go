@@ -259,8 +259,7 @@ func (s *session) Data(r io.Reader) (err error) {
 	}
 	// The other rules decide once the message is read: the reply after
 	// it, nothing stored (or the connection dropped before the reply).
-	ev.Content, ev.Size = true, len(*buf)
-	ev.MessageKey = func() string { return messageKey(*buf) }
+	ev.Content, ev.Size, ev.Raw = true, len(*buf), *buf
 	if rule, fire := s.l.opts.Faults.Fire(ev); fire {
 		if err := s.apply(rule); err != nil {
 			return err

@@ -295,3 +295,26 @@ func listen(t *testing.T, cfg ListenerConfig, opts Options) (*Listener, *storage
 	t.Cleanup(func() { l.Close() })
 	return l, store
 }
+
+// go-smtp writes 354 before it calls Data: a drain that starts in between
+// sets a deadline in the past (no transfer is counted yet), and Data's
+// enterData must put the drain's own deadline back before its first read,
+// or the message the client was told to send is cut off.
+func TestDrainBetween354AndData(t *testing.T) {
+	t.Parallel()
+	server, client := net.Pipe()
+	defer client.Close()
+	tr := storage.New(storage.Limits{}).Sessions().Start(storage.Transcript{})
+	oc := &observedConn{Conn: server, closed: make(chan struct{})}
+	oc.rec = newRecorder(tr, oc, 0, nil)
+	defer server.Close()
+
+	oc.drain(time.Now().Add(time.Minute)) // shutdown begins: nothing in DATA
+	oc.enterData()                        // then go-smtp calls Data
+	defer oc.leaveData()
+	go client.Write([]byte("Subject: x\r\n"))
+	buf := make([]byte, 64)
+	if n, err := oc.Read(buf); err != nil || string(buf[:n]) != "Subject: x\r\n" {
+		t.Fatalf("reading the message after the drain: %q, %v", buf[:n], err)
+	}
+}

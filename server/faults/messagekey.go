@@ -1,4 +1,4 @@
-package smtpd
+package faults
 
 import (
 	"bytes"
@@ -6,11 +6,10 @@ import (
 	"encoding/hex"
 )
 
-// messageKey names a message across retries for fault rules keyed by
-// message: its Message-ID, or when it has none a hash of its content (a
-// client that retries sends the same bytes). Only a rule that needs it
-// calls it.
-func messageKey(raw []byte) string {
+// MessageKey names a message across retries, for rules keyed by message:
+// its Message-ID, or when it has none a hash of its content (a client that
+// retries sends the same bytes).
+func MessageKey(raw []byte) string {
 	if id := messageID(raw); id != "" {
 		return "<" + id + ">"
 	}
