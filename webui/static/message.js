@@ -63,6 +63,7 @@ function renderMessage() {
   const m = state.openMsg;
   showPane();
   $('message').dataset.id = m.ID;
+  $('msg-body').scrollTop = 0;
   $('m-subject').textContent = m.Subject || '(no subject)';
   $('download-raw').setAttribute('href', `${api.rawURL(m.ID)}?dl=1`);
   $('download-raw').setAttribute('download', `${m.ID}.eml`);
