@@ -11,7 +11,7 @@ import { setLive, paintOutage } from './topbar.js';
 import { paintUnread } from './attention.js';
 import * as inbox from './inbox.js';
 import * as sessions from './sessions.js';
-import { openMessage, closeMessage, toggleRead, useList } from './message.js';
+import { openMessage, closeMessage, toggleRead, printMessage, useList } from './message.js';
 
 onPaint(() => {
   if (state.view === 'sessions') sessions.paint();
@@ -154,6 +154,7 @@ function init() {
   $('delete-all').addEventListener('click', inbox.deleteAll);
   $('delete-one').addEventListener('click', () => state.open && inbox.deleteIDs([state.open]));
   $('toggle-read').addEventListener('click', toggleRead);
+  $('print').addEventListener('click', printMessage);
   $('back').addEventListener('click', () => closeMessage());
   $('s-back').addEventListener('click', () => sessions.closeSession());
   for (const b of document.querySelectorAll('.view-tab')) b.addEventListener('click', () => setView(b.dataset.view));

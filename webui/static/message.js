@@ -7,7 +7,8 @@ import * as api from './api.js';
 import { state, indexOf, render, showPane } from './state.js';
 import { navigate } from './router.js';
 import { htmlCheckTab, linkCheckTab } from './checks.js';
-import { linked, htmlTab, headersTab, attachmentsTab, deliveryTab } from './tabs.js';
+import { linked, htmlTab, headersTab, attachmentsTab, deliveryTab, WIDTHS } from './tabs.js';
+import { pref, setPref } from './prefs.js';
 
 const TABS = [
   ['html', 'HTML'], ['text', 'Text'], ['source', 'Source'],
@@ -21,6 +22,10 @@ let hooks = { filterTag: () => {}, reload: () => {} };
 export function useList(h) { hooks = h; }
 
 let openSeq = 0;
+
+// The width the HTML is previewed at, kept across messages and reloads.
+let preview = pref('preview', 'desktop');
+if (!WIDTHS.some(([k]) => k === preview)) preview = 'desktop';
 
 export async function openMessage(id) {
   const seq = ++openSeq;
@@ -97,14 +102,16 @@ function renderMessage() {
 }
 
 // longList shows up to 5 addresses and collapses the rest behind a count.
+// The rest is in the page, hidden, so that print shows every address.
 function longList(list) {
   const all = list || [];
   if (all.length <= 5) return addrList(all);
-  const dd = h('dd', { class: 'addr-list' }, addrList(all.slice(0, 5)) + ' ');
-  const more = h('button', { type: 'button', class: 'link-btn', text: `and ${all.length - 5} more`,
-    onclick: () => { dd.replaceChildren(addrList(all)); } });
-  dd.append(more);
-  return dd;
+  const rest = h('span', { class: 'addr-rest', text: `, ${addrList(all.slice(5))}` });
+  const more = h('button', {
+    type: 'button', class: 'link-btn addr-more', text: `and ${all.length - 5} more`,
+    onclick: () => { rest.classList.add('shown'); more.remove(); },
+  });
+  return h('dd', { class: 'addr-list' }, addrList(all.slice(0, 5)), rest, ' ', more);
 }
 
 // tagChips shows tags as buttons that filter by them. Names reach the page
@@ -160,6 +167,23 @@ export function toggleRead() {
   if (m) api.setRead([m.ID], !m.Read).catch((err) => toast(`Failed: ${err.message}`));
 }
 
+// printMessage prints the header and the body; the print stylesheet
+// leaves out the rest of the page. From a tab other than the body's, the
+// body is shown first: the HTML is printed once its frame has loaded.
+export function printMessage() {
+  const m = state.openMsg;
+  if (!m) return;
+  if (/\btab-(html|text)$/.test($('tab-body').className)) {
+    window.print();
+    return;
+  }
+  state.tab = m.HTML ? 'html' : 'text';
+  renderTab();
+  const frame = $('tab-body').querySelector('iframe.html-frame');
+  if (frame) frame.addEventListener('load', () => window.print(), { once: true });
+  else window.print();
+}
+
 function renderTab() {
   const m = state.openMsg;
   if (!m) return;
@@ -170,7 +194,12 @@ function renderTab() {
   const body = $('tab-body');
   body.className = `tab-body tab-${tab}`;
   switch (tab) {
-    case 'html': body.replaceChildren(...htmlTab(m, state.remote, () => { state.remote = !state.remote; renderTab(); })); break;
+    case 'html': body.replaceChildren(...htmlTab(m, {
+      remote: state.remote,
+      toggleRemote: () => { state.remote = !state.remote; renderTab(); },
+      width: preview,
+      setWidth: (w) => { preview = w; setPref('preview', w); renderTab(); },
+    })); break;
     case 'text': body.replaceChildren(h('pre', { class: 'text' }, ...linked(m.Text || '(this message has no text body)'))); break;
     case 'source': lazy(body, () => api.raw(m.ID), (raw) => [h('pre', { class: 'source', text: raw })]); break;
     case 'headers': lazy(body, () => api.headers(m.ID), headersTab); break;

@@ -22,9 +22,18 @@ export function linked(text) {
   return out;
 }
 
-// htmlTab shows the message's HTML in a sandboxed frame; remote says
-// whether remote images load, toggle flips that.
-export function htmlTab(m, remote, toggle) {
+// The widths the HTML can be previewed at: the pane's, a tablet's, a phone's.
+export const WIDTHS = [['desktop', 'Desktop', 0], ['tablet', 'Tablet', 768], ['phone', 'Phone', 375]];
+
+let fitting = null; // the ResizeObserver of the frame shown
+
+// htmlTab shows the message's HTML in a sandboxed frame, as wide as the
+// pane or as a tablet or a phone (opts.width, one of WIDTHS). A frame
+// wider than the pane is scaled down to fit it, so a layout is seen whole
+// as that screen lays it out; at the pane's width a layout wider than the
+// pane scrolls inside the frame. opts.remote says whether remote images
+// load; opts.toggleRemote and opts.setWidth(key) change them.
+export function htmlTab(m, opts) {
   // No allow-scripts and no allow-same-origin: the message can neither run
   // code nor reach this page. /view/ sends its own CSP sandbox as well.
   const frame = h('iframe', {
@@ -32,16 +41,44 @@ export function htmlTab(m, remote, toggle) {
     title: 'Message HTML',
     sandbox: 'allow-popups allow-popups-to-escape-sandbox',
     referrerpolicy: 'no-referrer',
-    src: api.viewURL(m.ID, remote),
+    src: api.viewURL(m.ID, opts.remote),
   });
+  const [key, , px] = WIDTHS.find(([k]) => k === opts.width) || WIDTHS[0];
+  const wrap = h('div', { class: px ? 'frame-wrap sized' : 'frame-wrap', dataset: { width: key } }, frame);
+  const note = h('span', { class: 'preview-note muted', id: 'preview-note' });
+  if (fitting) fitting.disconnect();
+  fitting = null;
+  if (px) {
+    const fit = () => {
+      const scale = Math.min(1, wrap.clientWidth / px);
+      frame.style.width = `${px}px`;
+      frame.style.height = `${Math.floor(wrap.clientHeight / scale)}px`;
+      frame.style.transform = scale < 1 ? `scale(${scale})` : '';
+      frame.style.marginLeft = scale < 1 ? '0' : '';
+      note.textContent = scale < 1 ? `${px} px, shown at ${Math.round(scale * 100)}%` : `${px} px`;
+    };
+    fitting = new ResizeObserver(fit);
+    fitting.observe(wrap);
+  }
   const bar = h('div', { class: 'html-bar' },
-    h('span', { class: 'muted', text: remote ? 'Remote images are shown.' : 'Remote images are blocked.' }),
+    h('span', { class: 'muted', text: opts.remote ? 'Remote images are shown.' : 'Remote images are blocked.' }),
     h('button', {
       type: 'button', class: 'btn small',
-      text: remote ? 'Block remote images' : 'Show remote images',
-      onclick: toggle,
+      text: opts.remote ? 'Block remote images' : 'Show remote images',
+      onclick: opts.toggleRemote,
+    }),
+    h('span', { class: 'spacer' }),
+    note,
+    h('div', { class: 'seg', role: 'group', 'aria-label': 'Preview width' }, WIDTHS.map(([k, label, w]) => h('button', {
+      type: 'button', class: 'btn small', dataset: { width: k }, 'aria-pressed': k === key ? 'true' : 'false',
+      title: w ? `As a ${label.toLowerCase()} ${w} px wide shows it` : 'As wide as this pane',
+      text: label, onclick: () => opts.setWidth(k),
+    }))),
+    h('a', {
+      class: 'btn small', id: 'html-open', href: api.viewURL(m.ID, opts.remote), target: '_blank', rel: 'noopener noreferrer',
+      text: 'Open', title: 'The HTML alone in a new tab, sandboxed as here',
     }));
-  return [bar, frame];
+  return [bar, wrap];
 }
 
 // decodeWords decodes RFC 2047 encoded words (=?utf-8?B?...?=, =?iso-8859-1?Q?...?=)
@@ -87,21 +124,47 @@ export function headersTab(hdrs) {
     h('p', { class: 'muted small', text: 'Encoded words are shown decoded (hover for the value as sent); the Source tab has every header raw.' })];
 }
 
+const mediaType = (p) => (p.ContentType || '').split(';')[0].trim().toLowerCase();
+const RASTER = /^image\/(png|jpe?g|gif|webp|bmp|avif)$/;
+// A sandboxed tab shows these; it would only download anything else.
+const SHOWN = /^(image|text|audio|video)\/|^application\/(json|xml)$/;
+
+// attachmentsTab lists the parts: each named, with its type and size;
+// images shown, every type downloadable, and the ones a browser shows
+// opened in a new tab. The part route serves every part with a CSP
+// sandbox, so an HTML or SVG part runs no script there; a browser's PDF
+// viewer does not start in such a sandbox, so a PDF is a download.
 export function attachmentsTab(m) {
   const section = (title, parts) => parts.length ? [
     h('h2', { text: title }),
-    h('ul', { class: 'parts' }, parts.map((p) => {
-      const url = api.partURL(m.ID, p.PartID);
-      const isImage = /^image\/(png|jpe?g|gif|webp|bmp|avif)$/i.test(p.ContentType || '');
-      return h('li', { class: 'part' },
-        isImage ? h('img', { class: 'thumb', src: url, alt: '', loading: 'lazy' }) : h('span', { class: 'thumb file', text: ext(p) }),
-        h('div', { class: 'part-info' },
-          h('div', { class: 'part-name', text: p.FileName || p.ContentID || `part ${p.PartID}` }),
-          h('div', { class: 'muted', text: [p.ContentType, size(p.Size), p.ContentID ? `cid:${p.ContentID}` : ''].filter(Boolean).join(' · ') })),
-        h('a', { class: 'btn small', href: url, download: p.FileName || `part-${p.PartID}`, text: 'Download' }));
-    })),
+    h('ul', { class: 'parts' }, parts.map((p) => partItem(m, p))),
   ] : [];
   return [...section('Attachments', m.Attachments || []), ...section('Inline parts', m.Inline || [])];
+}
+
+function partItem(m, p) {
+  const url = api.partURL(m.ID, p.PartID);
+  const type = mediaType(p);
+  const raster = RASTER.test(type);
+  const svg = type === 'image/svg+xml'; // as an <img>, an SVG runs nothing and loads nothing
+  const name = p.FileName || p.ContentID || `part ${p.PartID}`;
+  const thumb = raster ? h('img', { class: 'thumb', src: api.thumbURL(m.ID, p.PartID), alt: '', loading: 'lazy' })
+    : svg ? h('img', { class: 'thumb', src: url, alt: '', loading: 'lazy' })
+      : h('span', { class: 'thumb file', text: ext(p) });
+  return h('li', { class: 'part', dataset: { part: p.PartID } },
+    h('div', { class: 'part-row' },
+      thumb,
+      h('div', { class: 'part-info' },
+        h('div', { class: 'part-name', text: name, title: name }),
+        h('div', { class: 'muted', text: [p.ContentType, size(p.Size), p.ContentID ? `cid:${p.ContentID}` : ''].filter(Boolean).join(' · ') }),
+        type === 'application/pdf' ? h('div', { class: 'muted', text: 'Download to read: a PDF viewer does not run in the sandbox parts open in.' }) : null),
+      h('div', { class: 'part-actions' },
+        SHOWN.test(type) ? h('a', {
+          class: 'btn small part-open', href: url, target: '_blank', rel: 'noopener noreferrer',
+          text: 'Open', title: 'In a new tab, sandboxed: nothing in it runs',
+        }) : null,
+        h('a', { class: 'btn small part-download', href: `${url}?dl=1`, download: p.FileName || `part-${p.PartID}`, text: 'Download' }))),
+    raster || svg ? h('img', { class: 'part-preview', src: url, alt: name, loading: 'lazy' }) : null);
 }
 
 function ext(p) {
