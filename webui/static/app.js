@@ -6,9 +6,9 @@
 import { $ } from './dom.js';
 import { Stream } from './stream.js';
 import { state, render, onPaint, showPane } from './state.js';
-import { navigate, startRouter } from './router.js';
+import { navigate, go, startRouter } from './router.js';
 import { setLive, paintOutage } from './topbar.js';
-import { paintUnread } from './attention.js';
+import { paintUnread, initNotify, noteNew } from './attention.js';
 import * as inbox from './inbox.js';
 import * as sessions from './sessions.js';
 import { openMessage, closeMessage, toggleRead, printMessage, useList } from './message.js';
@@ -26,6 +26,10 @@ function onFrame(f) {
   switch (f.Type) {
     case 'session': sessions.applySession(f.Data); break; // sessions have their own listing and queue
     case 'listeners': paintOutage(f.Data || []); break;
+    case 'new':
+      noteNew(f.Data);
+      inbox.onFrame(f);
+      break;
     default: inbox.onFrame(f);
   }
 }
@@ -161,6 +165,7 @@ function init() {
   $('errors-only').addEventListener('change', (e) => { state.errorsOnly = e.target.checked; render(); });
   $('clear-sessions').addEventListener('click', sessions.clearSessions);
   document.addEventListener('keydown', onKey);
+  initNotify((id) => go(`#/message/${encodeURIComponent(id)}`));
 
   // Every (re)connect reloads what is shown; the hidden view reloads when
   // it is shown again, since frames missed while down are not replayed.
