@@ -114,7 +114,7 @@ func TestInboxHeaders(t *testing.T) {
 	if regexp.MustCompile(`<script(\s[^>]*)?>[^<]+</script>|\son[a-z]+=`).MatchString(body) {
 		t.Errorf("index.html has inline script")
 	}
-	for _, asset := range []string{"app.js", "api.js", "dom.js", "stream.js", "checks.js", "app.css", "favicon.svg"} {
+	for _, asset := range []string{"app.js", "state.js", "list.js", "router.js", "topbar.js", "attention.js", "inbox.js", "message.js", "tabs.js", "prefs.js", "sessions.js", "api.js", "dom.js", "stream.js", "checks.js", "app.css", "favicon.svg"} {
 		res, _ := get(t, ui.srv.URL+"/"+asset)
 		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Security-Policy") == "" {
 			t.Errorf("GET /%s = %d, CSP %q", asset, res.StatusCode, res.Header.Get("Content-Security-Policy"))

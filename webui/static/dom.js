@@ -87,3 +87,14 @@ export function fullDate(iso) {
 export function plural(n, one, many = one + 's') {
   return `${n.toLocaleString()} ${n === 1 ? one : many}`;
 }
+
+let toastTimer = 0;
+
+// toast says msg at the bottom of the page for five seconds.
+export function toast(msg) {
+  const t = $('toast');
+  t.textContent = msg;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.hidden = true; }, 5000);
+}
