@@ -435,19 +435,28 @@ func (a *API) getHeaders(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// lookupPart finds the message {id} and its part {part}.
+func (a *API) lookupPart(r *http.Request) (*storage.Message, storage.Attachment, error) {
+	m, err := a.lookup(r)
+	if err != nil {
+		return nil, storage.Attachment{}, err
+	}
+	partID := r.PathValue("part")
+	part, found := m.Parse().Part(partID)
+	if !found {
+		return nil, storage.Attachment{}, httperr.NotFound(fmt.Sprintf("part %q of message %q", partID, m.ID))
+	}
+	return m, part, nil
+}
+
 func (a *API) getPart(w http.ResponseWriter, r *http.Request) error {
 	dl, err := httperr.BoolParam(r, "dl")
 	if err != nil {
 		return err
 	}
-	m, err := a.lookup(r)
+	_, part, err := a.lookupPart(r)
 	if err != nil {
 		return err
-	}
-	partID := r.PathValue("part")
-	part, found := m.Parse().Part(partID)
-	if !found {
-		return httperr.NotFound(fmt.Sprintf("part %q of message %q", partID, m.ID))
 	}
 	ct := part.ContentType
 	if ct == "" {

@@ -31,14 +31,9 @@ func newChecks(opts Options) checks {
 // 180x120 JPEG, blank white for a part that is not an image mailsink
 // decodes (X-Thumbnail-Blank says why), 404 for a part that is not there.
 func (a *API) getThumb(w http.ResponseWriter, r *http.Request) error {
-	m, err := a.lookup(r)
+	m, part, err := a.lookupPart(r)
 	if err != nil {
 		return err
-	}
-	partID := r.PathValue("part")
-	part, found := m.Parse().Part(partID)
-	if !found {
-		return httperr.NotFound(fmt.Sprintf("part %q of message %q", partID, m.ID))
 	}
 	var res thumbnail.Result
 	if mt, _, _ := mime.ParseMediaType(part.ContentType); !strings.HasPrefix(mt, "image/") {
@@ -48,7 +43,7 @@ func (a *API) getThumb(w http.ResponseWriter, r *http.Request) error {
 		res, err = a.checks.thumbs.Make(r.Context(), part.Content)
 	}
 	if err != nil {
-		return fmt.Errorf("thumbnail of part %q of message %q: %w", partID, m.ID, err)
+		return fmt.Errorf("thumbnail of part %q of message %q: %w", part.PartID, m.ID, err)
 	}
 	name := part.FileName
 	if name == "" {
