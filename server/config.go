@@ -182,6 +182,8 @@ type Config struct {
 	HTTPTimeout     time.Duration // to read a request and to write an answer (waits and WebSockets excepted)
 	AllowedOrigins  []string      // extra browser Origins (and Hosts) allowed on the WebSocket and API writes
 	SMTPDebug       bool          // log full SMTP conversations (includes secrets and bodies)
+	TagsNoXTags     bool          // MAILSINK_TAGS_DISABLE=x-tags: X-Tags headers are not tags
+	TagsNoPlus      bool          // MAILSINK_TAGS_DISABLE=plus-addresses: user+tag@ gives no tag
 	DKIMKeys        string        // file of DNS TXT records holding DKIM public keys
 	DKIMDNS         bool          // also look DKIM keys up in real DNS
 	// LinkCheckAllowPrivate lets the link check reach loopback, private and
@@ -331,6 +333,32 @@ func settings() []setting {
 		{"smtp-debug", "MAILSINK_SMTP_DEBUG", "log every SMTP line, secrets and bodies included (true/false)",
 			func(c *Config, v string) (err error) { c.SMTPDebug, err = strconv.ParseBool(v); return err },
 			func(c Config) string { return strconv.FormatBool(c.SMTPDebug) }},
+		{"tags-disable", "MAILSINK_TAGS_DISABLE", "tag sources to turn off, comma-separated: x-tags (the X-Tags header), plus-addresses (user+tag@example.test); as Mailpit's --tags-disable",
+			func(c *Config, v string) error {
+				c.TagsNoXTags, c.TagsNoPlus = false, false
+				for _, f := range strings.Split(v, ",") {
+					switch strings.ToLower(strings.TrimSpace(f)) {
+					case "x-tags", "xtags":
+						c.TagsNoXTags = true
+					case "plus-addresses", "plus-addressing":
+						c.TagsNoPlus = true
+					case "":
+					default:
+						return fmt.Errorf("%q: want x-tags, plus-addresses or both", f)
+					}
+				}
+				return nil
+			},
+			func(c Config) string {
+				var off []string
+				if c.TagsNoXTags {
+					off = append(off, "x-tags")
+				}
+				if c.TagsNoPlus {
+					off = append(off, "plus-addresses")
+				}
+				return strings.Join(off, ",")
+			}},
 		{"dkim-keys", "MAILSINK_DKIM_KEYS", "file of DNS TXT records with the DKIM public keys to check signatures against (sel._domainkey.example.test. IN TXT \"v=DKIM1; ...\")",
 			func(c *Config, v string) error { c.DKIMKeys = v; return nil },
 			func(c Config) string { return c.DKIMKeys }},

@@ -73,6 +73,7 @@ func New(cfg Config, store *storage.Store, log *slog.Logger) *Server {
 		store = storage.New(storage.Limits{MaxMessages: cfg.MaxMessages, MaxBytes: cfg.MaxStoreBytes})
 	}
 	store.Sessions().SetSessionLimit(max(cfg.MaxSessions, 1), 500)
+	store.SetTagSources(!cfg.TagsNoXTags, !cfg.TagsNoPlus)
 	return &Server{cfg: cfg, log: log, store: store, errc: make(chan error, 1), faults: faults.NewSet()}
 }
 

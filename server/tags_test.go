@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailsink/mailsink/server"
 	"github.com/mailsink/mailsink/server/client"
 	"github.com/mailsink/mailsink/server/sinktest"
 )
@@ -258,5 +259,32 @@ func TestAPIInfoAndWebUI(t *testing.T) {
 	}
 	if cfg, err := s.Client.WebUI(ctx); err != nil || !cfg.ChaosEnabled || cfg.MessageRelay.Enabled {
 		t.Errorf("client WebUI = %+v, %v", cfg, err)
+	}
+}
+
+// Plus-addresses become tags over SMTP, as with Mailpit, unless
+// MAILSINK_TAGS_DISABLE says plus-addresses.
+func TestPlusAddressTagsOverSMTP(t *testing.T) {
+	t.Parallel()
+	for _, disable := range []string{"", "plus-addresses"} {
+		cfg, err := server.LoadConfig(nil, func(k string) string {
+			if k == "MAILSINK_TAGS_DISABLE" {
+				return disable
+			}
+			return ""
+		}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sinktest.Start(t, sinktest.WithConfig(func(c *server.Config) { c.TagsNoPlus = cfg.TagsNoPlus }))
+		c := dial(t, s.Addr(1025), nil, false)
+		msg := "From: app@example.test\r\nTo: alice+t9@example.test\r\nSubject: plus\r\n\r\nhi\r\n"
+		if err := send(c, "app@example.test", []string{"alice+t9@example.test"}, msg); err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Client.Search(context.Background(), "tag:t9", 0, 0)
+		if want := map[string]int{"": 1, "plus-addresses": 0}[disable]; err != nil || res.MessagesCount != want {
+			t.Errorf("MAILSINK_TAGS_DISABLE=%q: tag:t9 finds %+v, %v; want %d", disable, res, err, want)
+		}
 	}
 }

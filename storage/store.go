@@ -48,6 +48,8 @@ type Store struct {
 	deliveries map[string]*Delivery // by session ID: see shared
 	tags       map[string]*tagEntry // by lowercased name (tags.go); nil until a message has tags
 	rejected   atomic.Uint64        // see CountRejected: counted without the lock
+	noXTags    atomic.Bool          // SetTagSources: X-Tags headers ignored
+	noPlusTags atomic.Bool          // SetTagSources: plus-addresses not tags
 	hub        hub
 	sessions   SessionLog
 	parsed     parseCache
@@ -97,8 +99,16 @@ func (s *Store) Add(raw []byte, env Envelope, d Delivery) (*Message, error) {
 	}
 	m := &Message{raw: append(s.slabs.alloc(len(raw)), raw...), received: d.Received, cache: &s.parsed}
 	var tags []string
-	if xTags := m.summarize(); xTags != "" { // tags are rare: untagged mail never gets here
-		tags = ParseTags(decodeHeader(xTags))
+	xTags := m.summarize()
+	if s.noXTags.Load() {
+		xTags = ""
+	}
+	plus := ""
+	if !s.noPlusTags.Load() {
+		plus = m.plusTags()
+	}
+	if xTags != "" || plus != "" { // tags are rare: untagged mail never gets here
+		tags = ParseTags(decodeHeader(xTags), plus)
 	}
 	// The ID is its own string: other records (transcripts) keep IDs of
 	// messages long gone, and must not keep their slabs.

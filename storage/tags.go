@@ -344,3 +344,37 @@ func (s *Store) retagLocked(old string, edit func(string) (string, bool)) []stri
 	}
 	return changed
 }
+
+// SetTagSources says where tags come from at capture, as Mailpit's
+// --tags-disable does: an X-Tags header, and plus-addresses (the "tag" of
+// user+tag@example.test in From, To, Cc and Bcc; user+a+b@ gives two).
+// Both are on in a new store.
+func (s *Store) SetTagSources(xTags, plusAddresses bool) {
+	s.noXTags.Store(!xTags)
+	s.noPlusTags.Store(!plusAddresses)
+}
+
+// plusTags is the tags of the message's plus-addresses, comma-separated
+// for ParseTags; "" for none, the usual case, which allocates nothing.
+func (m *Message) plusTags() string {
+	var out []string
+	add := func(addr string) {
+		at := strings.LastIndexByte(addr, '@')
+		if at < 0 {
+			return
+		}
+		local := addr[:at]
+		if i := strings.IndexByte(local, '+'); i >= 0 {
+			out = append(out, strings.ReplaceAll(local[i+1:], "+", ","))
+		}
+	}
+	if m.Header.From != nil {
+		add(m.Header.From.Address)
+	}
+	for _, list := range [][]Address{m.Header.To, m.Header.Cc, m.Header.Bcc} {
+		for _, a := range list {
+			add(a.Address)
+		}
+	}
+	return strings.Join(out, ",")
+}

@@ -334,3 +334,28 @@ func TestTagsReadWhileChanging(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// Plus-addresses are tags, as in Mailpit: user+tag@ in From, To, Cc and
+// Bcc (user+a+b@ gives two), beside X-Tags; each source can be turned off.
+func TestPlusAddressTags(t *testing.T) {
+	raw := []byte("From: App <app+billing@x.test>\r\nTo: alice+t1@example.test, bob@example.test\r\nCc: \"C\" <carol+Team+Urgent@example.test>\r\nX-Tags: manual\r\nSubject: s\r\n\r\nbody\r\n")
+	for _, tc := range []struct {
+		xTags, plus bool
+		want        string
+	}{
+		{true, true, "billing manual t1 Team Urgent"},
+		{true, false, "manual"},
+		{false, true, "billing t1 Team Urgent"},
+		{false, false, ""},
+	} {
+		s := New(Limits{})
+		s.SetTagSources(tc.xTags, tc.plus)
+		m, err := s.Add(raw, Envelope{From: "app@x.test", To: []string{"alice+t1@example.test"}}, Delivery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(m.Tags(), " "); got != tc.want {
+			t.Errorf("X-Tags %v, plus %v: tags %q, want %q", tc.xTags, tc.plus, got, tc.want)
+		}
+	}
+}
