@@ -189,6 +189,33 @@ func (w *watcher) listener(where string) func(ev any) {
 	}
 }
 
+// watchTargets reports on found the first browser target (a tab, a
+// frame in a process of its own) that match selects, as it is created or
+// once its URL is known; stop ends the watch.
+func watchTargets(ctx context.Context, match func(*target.Info) bool) (found <-chan target.ID, stop func(), err error) {
+	lctx, stop := context.WithCancel(ctx)
+	c := make(chan target.ID, 1)
+	err = chromedp.ListenBrowser(lctx, func(ev any) {
+		var info *target.Info
+		switch ev := ev.(type) {
+		case *target.EventTargetCreated:
+			info = ev.TargetInfo
+		case *target.EventTargetInfoChanged: // the URL is known once the target navigates
+			info = ev.TargetInfo
+		}
+		if info != nil && match(info) {
+			select {
+			case c <- info.TargetID:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		stop()
+	}
+	return c, stop, err
+}
+
 // inFrame runs actions inside the message iframe showing the message id.
 // Chromium runs a sandboxed frame in a process of its own, as a separate
 // target that chromedp does not attach by itself: attach to it. The target
@@ -197,26 +224,11 @@ func (w *watcher) listener(where string) func(ev any) {
 func inFrame(ctx context.Context, w *watcher, id string, actions ...chromedp.Action[chromedp.Void]) error {
 	path := "/view/" + id + ".html"
 	isFrame := func(info *target.Info) bool { return info.Type == "iframe" && strings.Contains(info.URL, path) }
-	lctx, stop := context.WithCancel(ctx)
-	defer stop()
-	found := make(chan target.ID, 1)
-	if err := chromedp.ListenBrowser(lctx, func(ev any) {
-		var info *target.Info
-		switch ev := ev.(type) {
-		case *target.EventTargetCreated:
-			info = ev.TargetInfo
-		case *target.EventTargetInfoChanged: // the URL is known once the frame navigates
-			info = ev.TargetInfo
-		}
-		if info != nil && isFrame(info) {
-			select {
-			case found <- info.TargetID:
-			default:
-			}
-		}
-	}); err != nil {
+	found, stop, err := watchTargets(ctx, isFrame)
+	if err != nil {
 		return err
 	}
+	defer stop()
 	infos, err := chromedp.Targets(ctx)
 	if err != nil {
 		return err
@@ -320,10 +332,13 @@ func poll(expr string) chromedp.Action[chromedp.Void] {
 
 // media emulates prefers-color-scheme: "light" or "dark".
 func media(scheme string) chromedp.Action[chromedp.Void] {
+	return emulated(emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+}
+
+// emulated sets what CSS media queries see.
+func emulated(p emulation.SetEmulatedMediaParams) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-		})
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, p)
 		return err
 	})
 }

@@ -21,26 +21,11 @@ import (
 // inNewTab runs actions in the tab that open (a click) makes, whose URL
 // holds path, and closes that tab afterwards.
 func inNewTab(ctx context.Context, path string, open chromedp.Action[chromedp.Void], actions ...chromedp.Action[chromedp.Void]) error {
-	lctx, stop := context.WithCancel(ctx)
-	defer stop()
-	found := make(chan target.ID, 1)
-	if err := chromedp.ListenBrowser(lctx, func(ev any) {
-		var info *target.Info
-		switch ev := ev.(type) {
-		case *target.EventTargetCreated:
-			info = ev.TargetInfo
-		case *target.EventTargetInfoChanged:
-			info = ev.TargetInfo
-		}
-		if info != nil && info.Type == "page" && strings.Contains(info.URL, path) {
-			select {
-			case found <- info.TargetID:
-			default:
-			}
-		}
-	}); err != nil {
+	found, stop, err := watchTargets(ctx, func(info *target.Info) bool { return info.Type == "page" && strings.Contains(info.URL, path) })
+	if err != nil {
 		return err
 	}
+	defer stop()
 	if err := chromedp.Do(ctx, open); err != nil {
 		return err
 	}
@@ -55,16 +40,13 @@ func inNewTab(ctx context.Context, path string, open chromedp.Action[chromedp.Vo
 	if err := chromedp.Do(tctx, actions...); err != nil {
 		return err
 	}
-	_, err := chromedp.Call(tctx, page.Close, cdp.Empty{})
+	_, err = chromedp.Call(tctx, page.Close, cdp.Empty{})
 	return err
 }
 
 // emulateMedia sets the CSS media type ("print", or "" for the screen).
 func emulateMedia(kind string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: kind})
-		return err
-	})
+	return emulated(emulation.SetEmulatedMediaParams{Media: kind})
 }
 
 // The HTML previews at a tablet's and a phone's width, scaled down when
